@@ -1,0 +1,1 @@
+"""Reading, tokenising and batching task data."""

@@ -1,0 +1,78 @@
+"""Tokenise and pack texts into BERT inputs with the encoder's keras-hub tokenizer.
+
+Single sentences become ``[CLS] A [SEP]``; pairs ``[CLS] A [SEP] B [SEP]`` with
+segment ids 0 for A and 1 for B. Sequences longer than ``max_seq_length`` are
+truncated round-robin (the longer segment loses tokens first).
+"""
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+FEATURES = ("token_ids", "segment_ids", "padding_mask")
+
+
+class TextPacker:
+    """Turns lists of strings into padded numpy arrays of token ids, segment ids and mask.
+
+    Args:
+        tokenizer: a keras-hub BERT tokenizer (``BertTokenizer``).
+        max_seq_length: packed length, including [CLS] and [SEP] tokens.
+
+    Example:
+
+    ```python
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=["[PAD]", "[UNK]", "[CLS]",
+        "[SEP]", "[MASK]", "the", "cat"])
+    packed = TextPacker(tokenizer, 8).pack(["the cat"], ["cat"])
+    packed["segment_ids"]  # [[0, 0, 0, 0, 1, 1, 0, 0]]
+    ```
+    """
+
+    def __init__(self, tokenizer, max_seq_length):
+        self.tokenizer = tokenizer
+        self.max_seq_length = max_seq_length
+        self.packer = keras_hub.layers.MultiSegmentPacker(
+            sequence_length=max_seq_length,
+            start_value=tokenizer.cls_token_id,
+            end_value=tokenizer.sep_token_id,
+            pad_value=tokenizer.pad_token_id,
+            truncate="round_robin",
+        )
+
+    def pack_tensors(self, text_a, text_b=None):
+        """Packs string tensors in-graph; returns a dict of int32 tensors [batch, max_seq_length]."""
+        segments = (self.tokenizer(text_a),)
+        if text_b is not None:
+            segments += (self.tokenizer(text_b),)
+        token_ids, segment_ids = self.packer(segments)
+        return {
+            "token_ids": token_ids,
+            "segment_ids": segment_ids,
+            "padding_mask": tf.cast(token_ids != self.tokenizer.pad_token_id, tf.int32),
+        }
+
+    def pack(self, text_a, text_b=None, chunk_size=4096, description=None):
+        """Packs python lists of strings; returns numpy int32 arrays [n, max_seq_length].
+
+        Args:
+            text_a: first texts.
+            text_b: second texts (pairs), or None.
+            chunk_size: texts tokenised per call.
+            description: if given, a progress bar with this title is shown.
+        """
+        n = len(text_a)
+        if text_b is not None and len(text_b) != n:
+            raise ValueError(f"text_a has {n} entries but text_b has {len(text_b)}")
+        bar = keras.utils.Progbar(n, verbose=1, unit_name="text") if description and n > chunk_size else None
+        if bar is not None:
+            print(description)
+        parts = []
+        for start in range(0, n, chunk_size):
+            a = tf.constant(text_a[start : start + chunk_size])
+            b = None if text_b is None else tf.constant(text_b[start : start + chunk_size])
+            parts.append({k: v.numpy() for k, v in self.pack_tensors(a, b).items()})
+            if bar is not None:
+                bar.update(min(start + chunk_size, n))
+        return {k: np.concatenate([p[k] for p in parts]).astype(np.int32) for k in FEATURES}

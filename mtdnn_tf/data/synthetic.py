@@ -1,0 +1,96 @@
+"""A small synthetic multi-task suite for the offline demo and tests.
+
+Three tasks, each learnable from its text, written as GLUE-style TSV files so
+the demo runs through the same readers as real GLUE data:
+
+- ``demo_sentiment`` (single sentence): positive when the sentence holds more
+  positive than negative adjectives.
+- ``demo_pair`` (pair classification): 'same' when both sentences name the same
+  colour.
+- ``demo_similarity`` (pair regression): the number of content words the two
+  sentences share, 0 to 5.
+
+A word-level WordPiece vocabulary (``vocab.txt``) covering every word is written
+beside them for a randomly initialised backbone.
+"""
+
+import pathlib
+
+import numpy as np
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+COLOURS = "red blue green yellow black white purple orange".split()
+ANIMALS = "cat dog horse bird fish mouse lion sheep".split()
+OBJECTS = "table chair river house tree car book stone".split()
+POSITIVE = "good great lovely happy bright wonderful pleasant fine".split()
+NEGATIVE = "bad awful sad ugly dull terrible nasty poor".split()
+FILLER = "the a was is very quite and then near with saw".split()
+VERBS = "sat ran slept jumped stood waited".split()
+TASKS = ("demo_sentiment", "demo_pair", "demo_similarity")
+
+
+def vocabulary():
+    words = COLOURS + ANIMALS + OBJECTS + POSITIVE + NEGATIVE + FILLER + VERBS
+    return SPECIAL_TOKENS + sorted(set(words))
+
+
+def _sentiment(rng):
+    n_pos, n_neg = rng.integers(0, 4, size=2)
+    while n_pos == n_neg:
+        n_pos, n_neg = rng.integers(0, 4, size=2)
+    words = list(rng.choice(POSITIVE, n_pos)) + list(rng.choice(NEGATIVE, n_neg))
+    words += list(rng.choice(ANIMALS + OBJECTS + FILLER, rng.integers(3, 7)))
+    rng.shuffle(words)
+    return [" ".join(words)], ("positive" if n_pos > n_neg else "negative")
+
+
+def _pair(rng):
+    colour = rng.choice(COLOURS)
+    same = rng.random() < 0.5
+    other = colour if same else rng.choice([c for c in COLOURS if c != colour])
+    first = f"the {colour} {rng.choice(ANIMALS)} {rng.choice(VERBS)} near the {rng.choice(OBJECTS)}"
+    second = f"a {other} {rng.choice(ANIMALS + OBJECTS)} was {rng.choice(POSITIVE + NEGATIVE)}"
+    return [first, second], ("same" if same else "different")
+
+
+def _similarity(rng):
+    pool = ANIMALS + OBJECTS
+    first = list(rng.choice(pool, 5, replace=False))
+    shared = int(rng.integers(0, 6))
+    rest = [w for w in pool if w not in first]
+    second = first[:shared] + list(rng.choice(rest, 5 - shared, replace=False))
+    rng.shuffle(second)
+    return [" ".join(first), " ".join(second)], f"{shared:.1f}"
+
+
+_GENERATORS = {"demo_sentiment": _sentiment, "demo_pair": _pair, "demo_similarity": _similarity}
+_HEADERS = {
+    "demo_sentiment": ["index", "sentence", "label"],
+    "demo_pair": ["index", "sentence1", "sentence2", "label"],
+    "demo_similarity": ["index", "sentence1", "sentence2", "score"],
+}
+
+
+def write_demo_suite(data_dir, train_size=2000, dev_size=400, seed=0):
+    """Writes the three demo tasks and ``vocab.txt`` under ``data_dir``; returns the vocab path.
+
+    Files that already exist are left alone, so a rerun reads the same data.
+    """
+    data_dir = pathlib.Path(data_dir)
+    for task_index, task in enumerate(TASKS):
+        for split_index, (split, size) in enumerate((("train", train_size), ("dev", dev_size))):
+            path = data_dir / task / f"{split}.tsv"
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            rng = np.random.default_rng([seed, task_index, split_index])
+            lines = ["\t".join(_HEADERS[task])]
+            for i in range(size):
+                texts, label = _GENERATORS[task](rng)
+                lines.append("\t".join([str(i), *texts, label]))
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vocab_path = data_dir / "vocab.txt"
+    if not vocab_path.exists():
+        vocab_path.parent.mkdir(parents=True, exist_ok=True)
+        vocab_path.write_text("\n".join(vocabulary()) + "\n", encoding="utf-8")
+    return vocab_path

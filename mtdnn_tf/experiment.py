@@ -1,0 +1,160 @@
+"""One training run from settings: read tasks and data, build the model, train, report.
+
+The library entry behind ``python -m mtdnn_tf.train``; callable from Python
+without absl flags:
+
+```python
+from mtdnn_tf.experiment import RunSettings, run
+results = run(RunSettings(tasks=["demo_sentiment", "demo_pair", "demo_similarity"],
+                          data_dir="/tmp/demo", generate_demo_data=True,
+                          random_backbone="tiny", model_dir="/tmp/demo_model"))
+```
+"""
+
+import dataclasses
+import json
+import pathlib
+import shutil
+
+from mtdnn_tf.data.packing import TextPacker
+from mtdnn_tf.data.pipeline import pack_split
+from mtdnn_tf.data.readers import read_split
+from mtdnn_tf.data.synthetic import write_demo_suite
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.metrics import chance_level
+from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
+from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
+from mtdnn_tf.tasks import load_tasks
+from mtdnn_tf.training.strategies import make_strategy
+from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """Everything one run needs. See ``python -m mtdnn_tf.train --helpfull`` for each field."""
+
+    tasks: list
+    model_dir: str
+    data_dir: str = None
+    data_source: str = "files"  # 'files' (TSV/JSONL under data_dir) or 'tfds'
+    task_dir: str = None
+    preset: str = None
+    random_backbone: str = None
+    vocab_file: str = None
+    generate_demo_data: bool = False
+    max_seq_length: int = 128
+    head_input: str = "cls"
+    skip_malformed: bool = False
+    strategy: str = "default"
+    tpu: str = None
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+
+def read_task_data(task, split, settings):
+    """Reads one split from the configured source."""
+    if settings.data_source == "tfds":
+        from mtdnn_tf.data.tfds_source import read_tfds_split  # noqa: PLC0415 - tfds is slow to import
+
+        return read_tfds_split(task, split, settings.data_dir)
+    if not settings.data_dir:
+        raise UserInputError("--data_dir is required with --data_source=files")
+    return read_split(task, split, settings.data_dir, skip_malformed=settings.skip_malformed)
+
+
+def load_packed_data(tasks, settings, packer, verbose=True):
+    """Reads and tokenises every task's train and evaluation splits.
+
+    Returns:
+        (train_splits, eval_splits, skipped) where ``skipped`` maps
+        'task/split' to the per-reason counts of skipped rows.
+    """
+    train_splits, eval_splits, skipped = {}, {}, {}
+    for name, task in tasks.items():
+        for split in ("train", *task.eval_splits):
+            examples = read_task_data(task, split, settings)
+            if examples.skipped:
+                skipped[f"{name}/{split}"] = dict(examples.skipped)
+                if verbose:
+                    counts = ", ".join(f"{n} {reason}" for reason, n in examples.skipped.items())
+                    print(f"Skipped in {examples.source}: {counts}")
+            packed = pack_split(packer, examples, description=f"Tokenising {name}/{split}")
+            if split == "train":
+                train_splits[name] = packed
+            else:
+                eval_splits.setdefault(name, {})[split] = packed
+        if verbose:
+            sizes = ", ".join(f"{s} {len(p)}" for s, p in [("train", train_splits[name]), *eval_splits.get(name, {}).items()])
+            print(f"Task {name}: {sizes} examples")
+    return train_splits, eval_splits, skipped
+
+
+def _check_settings(settings, backbone):
+    limit = backbone.max_sequence_length
+    if not 3 <= settings.max_seq_length <= limit:
+        raise UserInputError(
+            f"--max_seq_length: {settings.max_seq_length} is outside [3, {limit}] (the encoder's limit)"
+        )
+
+
+def save_run(model, tokenizer, tasks, settings, model_dir):
+    """Writes the trained model, its vocabulary and the run settings for predict and export."""
+    model_dir = pathlib.Path(model_dir)
+    model.save(model_dir / "model.keras")
+    tokenizer.save_assets(str(model_dir))
+    for name, task in tasks.items():
+        target = model_dir / "tasks" / f"{name}.yaml"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(task.path, target)
+    record = dataclasses.asdict(settings)
+    (model_dir / "run_settings.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def results_table(tasks, results, eval_splits):
+    """A plain-text table of every metric next to its chance level."""
+    rows = [("task", "split", "metric", "value", "chance")]
+    for name, by_split in results.items():
+        for split, values in by_split.items():
+            chance = chance_level(tasks[name], eval_splits[name][split].labels)
+            for metric, value in values.items():
+                rows.append((name, split, metric, f"{value:.4f}", f"{chance[metric]:.4f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(settings, verbose=True):
+    """Trains a multi-task model as ``settings`` says; returns the final dev metrics."""
+    tasks = load_tasks(settings.tasks, settings.task_dir)
+    vocab_file = settings.vocab_file
+    if settings.generate_demo_data:
+        if not settings.data_dir:
+            raise UserInputError("--generate_demo_data needs --data_dir")
+        demo_vocab = write_demo_suite(settings.data_dir)
+        vocab_file = vocab_file or str(demo_vocab)
+    strategy = make_strategy(settings.strategy, settings.tpu)
+    tokenizer = load_tokenizer(settings.preset, vocab_file)
+    packer = TextPacker(tokenizer, settings.max_seq_length)
+    with strategy.scope():
+        backbone = load_backbone(
+            settings.preset, settings.random_backbone, vocabulary_size=tokenizer.vocabulary_size()
+        )
+    _check_settings(settings, backbone)
+    train_splits, eval_splits, skipped = load_packed_data(tasks, settings, packer, verbose)
+    cfg = settings.train
+    with strategy.scope():
+        model = build_mtdnn_model(backbone, tasks, settings.head_input)
+        optimizer = make_optimizer(cfg, total_train_steps(train_splits, cfg.batch_size, cfg.epochs))
+        # Build slots now, inside the scope: the first step then only updates them.
+        optimizer.build(model.trainable_variables)
+    trainer = MultiTaskTrainer(
+        model, optimizer, tasks, train_splits, eval_splits, cfg, settings.model_dir, strategy,
+        extra_record={"skipped_rows": skipped, "settings": dataclasses.asdict(settings)},
+    )
+    results = trainer.train()
+    if trainer.chief:
+        save_run(model, tokenizer, tasks, settings, settings.model_dir)
+    if verbose:
+        print("\nFinal dev metrics (chance = best constant prediction):")
+        print(results_table(tasks, results, eval_splits))
+    return results

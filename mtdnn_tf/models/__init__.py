@@ -1,0 +1,1 @@
+"""The shared encoder, the task heads and the multi-task model."""

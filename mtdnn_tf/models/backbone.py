@@ -1,0 +1,86 @@
+"""The shared encoder and its tokenizer, always through keras-hub.
+
+Weights come in one way, ``from_preset``: a keras-hub preset name (downloads,
+needs network), a local Keras preset directory, or a local Hugging Face-format
+BERT directory (``config.json``, ``model.safetensors``, ``vocab.txt``). For
+tests and the demo a small randomly initialised backbone can be built from a
+named size or explicit sizes instead.
+"""
+
+import pathlib
+
+import keras_hub
+
+from mtdnn_tf.errors import UserInputError
+
+RANDOM_SIZES = {
+    "tiny": dict(num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128),
+    "small": dict(num_layers=4, hidden_dim=256, num_heads=4, intermediate_dim=1024),
+}
+
+
+def _looks_like_path(preset):
+    return "/" in preset or preset.startswith(".") or pathlib.Path(preset).exists()
+
+
+def _check_preset(preset):
+    if _looks_like_path(preset) and not pathlib.Path(preset).is_dir():
+        raise UserInputError(f"--preset: {preset} is not a directory")
+
+
+def parse_random_size(spec):
+    """'tiny', 'small' or 'num_layers=2,hidden_dim=64,num_heads=2,intermediate_dim=128'."""
+    if spec in RANDOM_SIZES:
+        return dict(RANDOM_SIZES[spec])
+    sizes = {}
+    for item in spec.split(","):
+        key, _, value = item.partition("=")
+        if key not in RANDOM_SIZES["tiny"] or not value.isdigit() or int(value) <= 0:
+            raise UserInputError(
+                f"--random_backbone: cannot read {item!r}; give a size ({', '.join(RANDOM_SIZES)})"
+                " or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=.."
+            )
+        sizes[key] = int(value)
+    missing = set(RANDOM_SIZES["tiny"]) - set(sizes)
+    if missing:
+        raise UserInputError(f"--random_backbone: missing {', '.join(sorted(missing))}")
+    if sizes["hidden_dim"] % sizes["num_heads"]:
+        raise UserInputError("--random_backbone: hidden_dim must be divisible by num_heads")
+    return sizes
+
+
+def load_tokenizer(preset=None, vocab_file=None):
+    """A keras-hub ``BertTokenizer`` from a preset, or from a WordPiece vocabulary file."""
+    if preset:
+        _check_preset(preset)
+        try:
+            return keras_hub.models.BertTokenizer.from_preset(preset)
+        except Exception as e:  # keras-hub raises several types for missing or unreachable presets
+            raise UserInputError(f"--preset: cannot load a BERT tokenizer from {preset!r}: {e}") from None
+    if not vocab_file:
+        raise UserInputError("give --preset, or --vocab_file for a randomly initialised backbone")
+    path = pathlib.Path(vocab_file)
+    if not path.is_file():
+        raise UserInputError(f"--vocab_file: {vocab_file} does not exist")
+    vocabulary = path.read_text(encoding="utf-8").splitlines()
+    missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t not in vocabulary]
+    if missing:
+        raise UserInputError(f"{vocab_file}: vocabulary lacks special tokens {missing}")
+    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+
+
+def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_sequence_length=512, dropout=0.1):
+    """A keras-hub ``BertBackbone``: pretrained from ``preset``, or random of ``random_size``."""
+    if preset:
+        _check_preset(preset)
+        try:
+            return keras_hub.models.BertBackbone.from_preset(preset)
+        except Exception as e:
+            raise UserInputError(f"--preset: cannot load a BERT backbone from {preset!r}: {e}") from None
+    sizes = parse_random_size(random_size or "tiny")
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=vocabulary_size,
+        max_sequence_length=max_sequence_length,
+        dropout=dropout,
+        **sizes,
+    )

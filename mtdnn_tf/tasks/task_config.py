@@ -1,0 +1,210 @@
+"""Task definitions: the dataclasses behind ``configs/tasks/*.yaml`` and their loader.
+
+A task file declares what a task is (input, type, labels, metrics, head, loss
+weight) and where its data lives (delimited files under a data directory, or a
+tensorflow-datasets name). Adding a task needs only a new YAML file.
+
+Example:
+
+```python
+from mtdnn_tf.tasks import load_tasks
+tasks = load_tasks(["rte", "stsb"])
+tasks["rte"].labels  # ('entailment', 'not_entailment')
+```
+"""
+
+import dataclasses
+import pathlib
+
+import yaml
+
+from mtdnn_tf.errors import UserInputError, where
+from mtdnn_tf.tasks.schema import field, parse
+
+TASK_TYPES = ("classification", "regression", "ranking")
+INPUTS = ("single", "pair")
+HEAD_KINDS = ("linear", "san")
+METRICS_BY_TYPE = {
+    "classification": ("accuracy", "f1", "mcc"),
+    "regression": ("pearson", "spearman"),
+    "ranking": ("ranking_accuracy", "accuracy"),
+}
+
+DEFAULT_TASK_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs" / "tasks"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HeadConfig:
+    """The task's output layer. ``kind``: 'linear' or 'san' (stochastic answer network)."""
+
+    kind: str = field("str", "linear", choices=HEAD_KINDS)
+    dropout: float = field("float", 0.1)
+    san_steps: int = field("int", 5, doc="SAN reasoning steps K")
+    san_dropout: float = field("float", 0.1, doc="SAN stochastic prediction dropout rate")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileSplit:
+    """One split file. Columns are header names (with ``header: true``) or 0-based indices."""
+
+    file: str = field("str")
+    header: bool = field("bool", True)
+    text_a: object = field("key")
+    text_b: object = field("key", None)
+    label: object = field("key", None)
+    id: object = field("key", None)
+    group: object = field("key", None, doc="ranking: the column that groups candidates")
+    num_columns: int = field("int", None, doc="expected column count for files without header")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileSource:
+    """Delimited files under ``<data_dir>/<dir>``: 'tsv' (GLUE, SciTail) or 'jsonl' (SNLI)."""
+
+    format: str = field("str", "tsv", choices=("tsv", "jsonl"))
+    dir: str = field("str")
+    splits: dict = field(("map", FileSplit))
+    skip_labels: tuple = field(
+        "str_list", (), doc="label values the dataset documents as 'no label' (SNLI '-')"
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TfdsSource:
+    """A tensorflow-datasets dataset, e.g. ``glue/mrpc``; ``splits`` maps ours to theirs."""
+
+    name: str = field("str")
+    splits: dict = field("str_map", {})
+    text_a: str = field("str")
+    text_b: str = field("str", None)
+    label: str = field("str", "label")
+    id: str = field("str", "idx")
+    labels: tuple = field(
+        "str_list", None, doc="our label for each tfds class id, where tfds names them differently"
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskConfig:
+    """One task. See ``configs/tasks/*.yaml`` and the README's task table."""
+
+    name: str = field("str")
+    type: str = field("str", choices=TASK_TYPES)
+    input: str = field("str", choices=INPUTS)
+    labels: tuple = field("str_list", (), doc="classification label vocabulary")
+    label_range: tuple = field("float_pair", None, doc="regression: allowed label range")
+    metrics: tuple = field("str_list")
+    head: HeadConfig = field(HeadConfig, HeadConfig())
+    loss_weight: float = field("float", 1.0)
+    eval_splits: tuple = field("str_list", ("dev",))
+    files: FileSource = field(FileSource, None)
+    tfds: TfdsSource = field(TfdsSource, None)
+    description: str = field("str", "")
+    path: str = "<memory>"
+
+    @property
+    def num_outputs(self):
+        return len(self.labels) if self.type == "classification" else 1
+
+    @property
+    def is_pair(self):
+        return self.input == "pair"
+
+
+def _validate(task, path):
+    def fail(name, message):
+        raise UserInputError(f"{where(path, field=name)}: {message}")
+
+    if task.type == "classification" and len(task.labels) < 2:
+        fail("labels", "a classification task needs at least two labels")
+    if task.type == "regression" and task.labels:
+        fail("labels", "a regression task has no label vocabulary (use label_range)")
+    if task.type == "ranking" and len(task.labels) != 2:
+        fail("labels", "a ranking task needs two labels: [negative, positive]")
+    if task.type != "regression" and task.label_range is not None:
+        fail("label_range", "only regression tasks have a label range")
+    allowed = METRICS_BY_TYPE[task.type]
+    for metric in task.metrics:
+        if metric not in allowed:
+            fail("metrics", f"{metric!r} is not a {task.type} metric (choose from {list(allowed)})")
+    if not 0.0 <= task.head.dropout < 1.0:
+        fail("head.dropout", f"must be in [0, 1), got {task.head.dropout}")
+    if not 0.0 <= task.head.san_dropout < 1.0:
+        fail("head.san_dropout", f"must be in [0, 1), got {task.head.san_dropout}")
+    if task.head.san_steps < 1:
+        fail("head.san_steps", f"must be at least 1, got {task.head.san_steps}")
+    if task.head.kind == "san" and not (task.is_pair and task.type == "classification"):
+        fail("head.kind", "the SAN answer module is for pairwise classification tasks")
+    if task.loss_weight <= 0:
+        fail("loss_weight", f"must be positive, got {task.loss_weight}")
+    if task.files is None and task.tfds is None:
+        fail("files", "a task needs a data source: 'files', 'tfds' or both")
+    if task.files is not None:
+        for split_name, split in task.files.splits.items():
+            prefix = f"files.splits.{split_name}"
+            if task.is_pair and split.text_b is None:
+                fail(f"{prefix}.text_b", "a pair task needs a second text column")
+            if not task.is_pair and split.text_b is not None:
+                fail(f"{prefix}.text_b", "a single-sentence task has no second text column")
+            if task.type == "ranking" and split.group is None:
+                fail(f"{prefix}.group", "a ranking task needs a group column")
+            if not split.header:
+                for key in ("text_a", "text_b", "label", "id", "group"):
+                    value = getattr(split, key)
+                    if value is not None and not isinstance(value, int):
+                        fail(f"{prefix}.{key}", "a file without header takes column indices")
+        for split_name in task.eval_splits:
+            if split_name not in task.files.splits:
+                fail("eval_splits", f"split {split_name!r} is not declared under files.splits")
+    if task.tfds is not None and task.is_pair and task.tfds.text_b is None:
+        fail("tfds.text_b", "a pair task needs a second text feature")
+
+
+def load_task_file(path):
+    """Reads and validates one task YAML file."""
+    path = pathlib.Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserInputError(f"{path}: cannot read task file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise UserInputError(f"{where(path, line)}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    task = parse(TaskConfig, raw, path)
+    task = dataclasses.replace(task, path=str(path))
+    if task.name != path.stem:
+        raise UserInputError(
+            f"{where(path, field='name')}: {task.name!r} must match the file name {path.stem!r}"
+        )
+    _validate(task, path)
+    return task
+
+
+def available_tasks(task_dir=None):
+    """Names of the tasks defined in ``task_dir`` (default: the repository's configs/tasks)."""
+    task_dir = pathlib.Path(task_dir or DEFAULT_TASK_DIR)
+    return sorted(p.stem for p in task_dir.glob("*.yaml"))
+
+
+def load_tasks(names, task_dir=None):
+    """Loads tasks by name, in the given order, from ``task_dir``.
+
+    Raises:
+        UserInputError: for an unknown or repeated name, or an invalid task file.
+    """
+    task_dir = pathlib.Path(task_dir or DEFAULT_TASK_DIR)
+    if not task_dir.is_dir():
+        raise UserInputError(f"{task_dir}: task directory does not exist")
+    if not names:
+        raise UserInputError("no tasks given")
+    tasks = {}
+    for name in names:
+        if name in tasks:
+            raise UserInputError(f"task {name!r} is listed twice")
+        path = task_dir / f"{name}.yaml"
+        if not path.is_file():
+            known = ", ".join(available_tasks(task_dir))
+            raise UserInputError(f"unknown task {name!r}: no {path} (known: {known})")
+        tasks[name] = load_task_file(path)
+    return tasks

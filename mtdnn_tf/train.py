@@ -1,0 +1,79 @@
+"""Command line: train an MT-DNN model.
+
+    python -m mtdnn_tf.train --flagfile=configs/demo.flags
+    python -m mtdnn_tf.train --flagfile=configs/glue_local.flags
+
+User errors (bad flags, missing or malformed files) end with one line on
+stderr and exit status 2; a non-finite loss ends with exit status 3.
+"""
+
+import sys
+
+from absl import app, flags, logging
+
+from mtdnn_tf.models.head_input import HEAD_INPUTS
+from mtdnn_tf.training.strategies import STRATEGIES
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list("tasks", None, "Tasks to train jointly, by YAML name (configs/tasks/<name>.yaml).")
+flags.DEFINE_string("model_dir", None, "Where checkpoints, metrics.json and the final model go.")
+flags.DEFINE_string("data_dir", None, "Root of the task files (<data_dir>/<TASK>/train.tsv ...), or the tfds data_dir.")
+flags.DEFINE_enum("data_source", "files", ["files", "tfds"], "Read task files, or tensorflow-datasets.")
+flags.DEFINE_string("task_dir", None, "Directory of task YAML files (default: the repository's configs/tasks).")
+flags.DEFINE_string("preset", None, "keras-hub preset name, Keras preset directory or Hugging Face BERT directory.")
+flags.DEFINE_string("random_backbone", None, "Without --preset: size of a randomly initialised BERT ('tiny', 'small' or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=..).")
+flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary for a random backbone.")
+flags.DEFINE_bool("generate_demo_data", False, "Write the synthetic demo suite into --data_dir first.")
+flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length, [CLS] and [SEP] included.", lower_bound=3)
+flags.DEFINE_enum("head_input", "cls", list(HEAD_INPUTS), "What linear heads read: final [CLS] state, pooler output, or masked mean.")
+flags.DEFINE_bool("skip_malformed", False, "Skip malformed rows (counted and reported) instead of stopping.")
+flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
+flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu.")
+flags.DEFINE_integer("epochs", 5, "Training epochs.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 32, "Global training batch size.", lower_bound=1)
+flags.DEFINE_integer("eval_batch_size", 64, "Global evaluation batch size.", lower_bound=1)
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (Adamax).")
+flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of steps of linear warm-up.", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("clip_norm", 1.0, "Global gradient-norm clipping (0 disables).", lower_bound=0.0)
+flags.DEFINE_integer("seed", 13, "Random seed (batch order, shuffling, initialisation).")
+flags.DEFINE_integer("checkpoint_every", 0, "Also checkpoint every N steps (0: epoch ends only).", lower_bound=0)
+flags.DEFINE_integer("verbose", 1, "0: quiet; 1: progress bars.", lower_bound=0, upper_bound=1)
+
+flags.mark_flags_as_required(["tasks", "model_dir"])
+flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be positive")
+
+
+def settings_from_flags():
+    from mtdnn_tf.experiment import RunSettings  # noqa: PLC0415 - after flag parsing: imports TensorFlow
+    from mtdnn_tf.training.trainer import TrainConfig  # noqa: PLC0415
+
+    return RunSettings(
+        tasks=FLAGS.tasks, model_dir=FLAGS.model_dir, data_dir=FLAGS.data_dir,
+        data_source=FLAGS.data_source, task_dir=FLAGS.task_dir, preset=FLAGS.preset,
+        random_backbone=FLAGS.random_backbone, vocab_file=FLAGS.vocab_file,
+        generate_demo_data=FLAGS.generate_demo_data, max_seq_length=FLAGS.max_seq_length,
+        head_input=FLAGS.head_input, skip_malformed=FLAGS.skip_malformed,
+        strategy=FLAGS.strategy, tpu=FLAGS.tpu,
+        train=TrainConfig(
+            epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,
+            learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
+            clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
+            verbose=FLAGS.verbose,
+        ),
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the progress bar.
+    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
+    from mtdnn_tf.experiment import run  # noqa: PLC0415
+    from mtdnn_tf.training.trainer import NonFiniteLossError  # noqa: PLC0415
+
+    return run_guarded(lambda: run(settings_from_flags()), extra={NonFiniteLossError: 3})
+
+
+if __name__ == "__main__":
+    app.run(main)

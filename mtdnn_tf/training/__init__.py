@@ -1,0 +1,1 @@
+"""Algorithm-1 multi-task training under a tf.distribute strategy."""

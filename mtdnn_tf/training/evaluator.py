@@ -1,0 +1,62 @@
+"""Evaluating every task's dev splits with its GLUE metrics."""
+
+import numpy as np
+import tensorflow as tf
+
+from mtdnn_tf.data.pipeline import eval_dataset
+from mtdnn_tf.metrics import compute_metrics
+from mtdnn_tf.models.mtdnn_model import task_model
+
+
+class Evaluator:
+    """Runs a task's head over whole splits under ``strategy`` and computes metrics.
+
+    Args:
+        model: the multi-task model.
+        strategy: the tf.distribute strategy the model was built under.
+        batch_size: global evaluation batch size.
+    """
+
+    def __init__(self, model, strategy, batch_size=64):
+        self.model = model
+        self.strategy = strategy
+        self.batch_size = batch_size
+        self._steps = {}
+
+    def _predict_step(self, task_name, element_spec):
+        if task_name not in self._steps:
+            head_model = task_model(self.model, task_name)
+
+            @tf.function(input_signature=[element_spec])
+            def step(features):
+                outputs = self.strategy.run(lambda f: head_model(f, training=False), args=(features,))
+                return self.strategy.gather(outputs, axis=0)
+
+            self._steps[task_name] = step
+        return self._steps[task_name]
+
+    def predict(self, task_name, split):
+        """Model outputs for every example of a PackedSplit, in order (numpy)."""
+        dataset = eval_dataset(split, self.batch_size).map(lambda features, labels: features)
+        dataset = self.strategy.experimental_distribute_dataset(dataset)
+        step = self._predict_step(task_name, dataset.element_spec)
+        return np.concatenate([step(features).numpy() for features in dataset])
+
+    def evaluate(self, tasks, splits):
+        """Metrics for each task and labelled evaluation split.
+
+        Args:
+            tasks: mapping name -> TaskConfig.
+            splits: mapping name -> {split name: PackedSplit}.
+
+        Returns:
+            {task: {split: {metric: value}}}
+        """
+        results = {}
+        for name, task in tasks.items():
+            for split_name, split in splits.get(name, {}).items():
+                if split.labels is None:
+                    continue
+                outputs = self.predict(name, split)
+                results.setdefault(name, {})[split_name] = compute_metrics(task, outputs, split.labels)
+        return results

@@ -1,0 +1,26 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="mtdnn_tf",
+    version="0.1.0",
+    description="MT-DNN (Liu et al., ACL 2019): multi-task BERT for NLU in Keras 3 / TensorFlow",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["mtdnn_tf", "mtdnn_tf.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow==2.21.*",
+        "keras>=3.15",
+        "keras-hub==0.32.*",
+        "tensorflow-text==2.21.*",
+        "tensorflow-datasets",
+        "tensorboard",
+        "absl-py",
+        "safetensors",
+        "scikit-learn",
+        "scipy",
+        "pyyaml",
+        "matplotlib",
+    ],
+    extras_require={"test": ["pytest"]},
+)

@@ -1,0 +1,71 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_backbone
+from mtdnn_tf.losses import task_loss
+from mtdnn_tf.models.head_input import HeadInput
+from mtdnn_tf.models.mtdnn_model import build_mtdnn_model, task_model, task_variables
+
+
+def _inputs(batch=4, length=10, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = np.ones((batch, length), "int32")
+    mask[:, 7:] = 0
+    return {
+        "token_ids": rng.integers(5, 40, (batch, length)).astype("int32") * mask,
+        "segment_ids": np.concatenate([np.zeros((batch, 4)), np.ones((batch, 6))], 1).astype("int32") * mask,
+        "padding_mask": mask,
+    }
+
+
+def test_one_named_output_per_task(demo_tasks):
+    model = build_mtdnn_model(tiny_backbone(60), demo_tasks, head_input="mean")
+    outputs = model(_inputs())
+    assert set(outputs) == set(demo_tasks)
+    assert outputs["demo_sentiment"].shape == (4, 2)
+    assert outputs["demo_similarity"].shape == (4,)
+    single = task_model(model, "demo_pair")(_inputs())
+    np.testing.assert_allclose(single, outputs["demo_pair"], atol=1e-6)
+
+
+def test_model_round_trips_through_keras_format(demo_tasks, tmp_path):
+    model = build_mtdnn_model(tiny_backbone(60), demo_tasks, head_input="cls")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    for name, value in model(_inputs()).items():
+        np.testing.assert_allclose(loaded(_inputs())[name], value, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["cls", "pooled", "mean"])
+def test_head_input_modes(mode):
+    sequence = keras.random.normal((2, 5, 8), seed=1)
+    pooled = keras.random.normal((2, 8), seed=2)
+    mask = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1]])
+    out = np.asarray(HeadInput(mode)(sequence, pooled, mask))
+    expected = {
+        "cls": np.asarray(sequence)[:, 0],
+        "pooled": np.asarray(pooled),
+        "mean": np.stack([np.asarray(sequence)[0, :2].mean(0), np.asarray(sequence)[1].mean(0)]),
+    }[mode]
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+
+
+def test_task_masked_loss_gives_other_heads_no_gradient(demo_tasks):
+    backbone = tiny_backbone(60)
+    model = build_mtdnn_model(backbone, demo_tasks, head_input="mean")
+    task = demo_tasks["demo_pair"]
+    with tf.GradientTape() as tape:
+        outputs = model(_inputs(), training=True)
+        loss = task_loss(task, np.array([0, 1, 1, 0]), outputs["demo_pair"])
+    grads = dict(zip([v.path for v in model.trainable_variables], tape.gradient(loss, model.trainable_variables)))
+    for name, grad in grads.items():
+        if name.startswith(("demo_sentiment_head", "demo_similarity_head")):
+            assert grad is None, name
+        elif name.startswith(("demo_pair_head", f"{backbone.name}/token_embedding")):
+            assert grad is not None and float(tf.norm(tf.convert_to_tensor(grad))) > 0, name
+    own = {v.path for v in task_variables(model, "demo_pair")}
+    assert not any(p.startswith("demo_sentiment_head") for p in own)
+    assert any(p.startswith("demo_pair_head") for p in own)
+    assert {v.path for v in backbone.trainable_variables} <= own

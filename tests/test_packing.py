@@ -1,0 +1,27 @@
+import numpy as np
+
+from mtdnn_tf.data.packing import TextPacker
+
+
+def test_pair_carries_both_segments(demo_tokenizer):
+    packer = TextPacker(demo_tokenizer, 16)
+    packed = packer.pack(["the red cat sat"], ["a blue dog"])
+    cls_id, sep_id = demo_tokenizer.cls_token_id, demo_tokenizer.sep_token_id
+    tokens, segments, mask = packed["token_ids"][0], packed["segment_ids"][0], packed["padding_mask"][0]
+    assert tokens[0] == cls_id
+    assert list(np.flatnonzero(tokens == sep_id)) == [5, 9]
+    assert segments[:6].tolist() == [0] * 6 and segments[6:10].tolist() == [1] * 4
+    assert mask.tolist() == [1] * 10 + [0] * 6
+    words = demo_tokenizer.detokenize(tokens[6:9])
+    assert words == "a blue dog"
+
+
+def test_single_sentence_and_truncation(demo_tokenizer):
+    packer = TextPacker(demo_tokenizer, 6)
+    single = packer.pack(["the red cat sat near the tree"])
+    assert single["token_ids"].shape == (1, 6)
+    assert single["segment_ids"].sum() == 0 and single["padding_mask"].sum() == 6
+    pair = packer.pack(["the red cat sat near"], ["a dog"])
+    # round robin: the long first segment loses tokens, both segments stay.
+    assert pair["segment_ids"][0].tolist() == [0, 0, 0, 0, 1, 1]
+    assert pair["token_ids"][0][-1] == demo_tokenizer.sep_token_id

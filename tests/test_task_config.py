@@ -1,0 +1,82 @@
+import pathlib
+
+import pytest
+
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.tasks import available_tasks, load_task_file, load_tasks
+
+GLUE = ["cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli"]
+
+
+def test_every_shipped_task_loads():
+    names = available_tasks()
+    assert set(GLUE + ["snli", "scitail"]) <= set(names)
+    tasks = load_tasks(names)
+    assert tasks["stsb"].type == "regression" and tasks["stsb"].num_outputs == 1
+    assert tasks["mnli"].eval_splits == ("dev_matched", "dev_mismatched")
+    assert tasks["mnli"].head.dropout == 0.3 and tasks["cola"].head.dropout == 0.05
+    assert tasks["cola"].metrics == ("mcc",)
+    assert tasks["qqp"].metrics == ("accuracy", "f1")
+    assert tasks["snli"].files.skip_labels == ("-",)
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = """name: t
+type: classification
+input: single
+labels: [a, b]
+metrics: [accuracy]
+files:
+  dir: T
+  splits:
+    train: {file: train.tsv, text_a: s, label: l}
+    dev: {file: dev.tsv, text_a: s, label: l}
+"""
+
+
+def test_a_new_task_needs_only_yaml(tmp_path):
+    task = load_task_file(_write(tmp_path, "t", BASE))
+    assert task.labels == ("a", "b") and task.head.kind == "linear" and task.loss_weight == 1.0
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("metrics: [accuracy]", "metrics: [accuracy]\ncolour: red"), "field 'colour': unknown field"),
+        (("metrics: [accuracy]", "metrics: [accuracy]\nloss_weight: heavy"), "field 'loss_weight': expected a number"),
+        (("metrics: [accuracy]", "metrics: [accuracy]\nhead: {kind: lstm}"), "field 'head.kind': 'lstm' is not one of"),
+        (("metrics: [accuracy]", "metrics: [accuracy]\nhead: {dropuot: 0.1}"), "field 'head.dropuot': unknown field"),
+        (("metrics: [accuracy]", "metrics: [pearson]"), "field 'metrics': 'pearson' is not a classification metric"),
+        (("type: classification", "type: clasification"), "field 'type'"),
+        (("labels: [a, b]", "labels: [a]"), "field 'labels'"),
+        (("name: t", "name: other"), "field 'name'"),
+        (("text_a: s, label: l}\n    dev", "text_a: s, label: l, extra: 1}\n    dev"), "field 'files.splits.train.extra'"),
+        (("input: single", "input: pair"), "field 'files.splits.train.text_b'"),
+        (("labels: [a, b]\n", ""), "field 'labels'"),
+        (("  dir: T\n", ""), "field 'files.dir': required field is missing"),
+    ],
+)
+def test_bad_yaml_names_file_and_field(tmp_path, change, message):
+    path = _write(tmp_path, "t", BASE.replace(*change, 1))
+    with pytest.raises(UserInputError) as error:
+        load_task_file(path)
+    assert str(path) in str(error.value)
+    assert message in str(error.value)
+
+
+def test_invalid_yaml_names_line(tmp_path):
+    path = _write(tmp_path, "t", BASE + "  bad: [unclosed\n")
+    with pytest.raises(UserInputError, match=rf"{path}:\d+: invalid YAML"):
+        load_task_file(path)
+
+
+def test_unknown_and_repeated_task_names():
+    with pytest.raises(UserInputError, match="unknown task 'glue_xyz'.*known: .*cola"):
+        load_tasks(["glue_xyz"])
+    with pytest.raises(UserInputError, match="'rte' is listed twice"):
+        load_tasks(["rte", "rte"])

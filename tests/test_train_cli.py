@@ -1,0 +1,57 @@
+"""The command line as a user meets it: one-line errors, and a short real run."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def _train(*args, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "mtdnn_tf.train", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _one_line_error(result, code=2):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith(("error:", "FATAL"))]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--batch_size=-4", "--batch_size"),
+        ("--learning_rate=0", "--learning_rate must be positive"),
+        ("--head_input=first", "--head_input"),
+    ],
+)
+def test_bad_flag_values_are_one_line(flag, message, tmp_path):
+    result = _train("--tasks=rte", f"--model_dir={tmp_path}", flag)
+    assert message in _one_line_error(result)
+
+
+def test_demo_run_and_user_errors(tmp_path):
+    data = tmp_path / "data"
+    base = ["--flagfile=configs/demo.flags", f"--data_dir={data}", "--verbose=0"]
+    result = _train(*base, f"--model_dir={tmp_path / 'model'}", "--epochs=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Final dev metrics" in result.stdout and "demo_similarity  dev    pearson" in result.stdout
+    assert (tmp_path / "model" / "model.keras").is_file()
+    assert (tmp_path / "model" / "metrics.json").is_file()
+
+    vocab = f"--vocab_file={data / 'vocab.txt'}"
+    missing = _train("--tasks=rte", f"--model_dir={tmp_path / 'm2'}", f"--data_dir={data}",
+                     "--random_backbone=tiny", vocab)
+    assert _one_line_error(missing) == f"error: {data / 'RTE' / 'train.tsv'}: file not found"
+
+    unknown = _train("--tasks=rte,nope", f"--model_dir={tmp_path / 'm3'}", f"--data_dir={data}")
+    assert "unknown task 'nope'" in _one_line_error(unknown)
+
+    too_long = _train(*base, f"--model_dir={tmp_path / 'm4'}", "--max_seq_length=9999")
+    assert "--max_seq_length: 9999 is outside [3, 512]" in _one_line_error(too_long)
