@@ -77,7 +77,7 @@ def load_packed_data(tasks, settings, packer, verbose=True):
                 if verbose:
                     counts = ", ".join(f"{n} {reason}" for reason, n in examples.skipped.items())
                     print(f"Skipped in {examples.source}: {counts}")
-            packed = pack_split(packer, examples, description=f"Tokenising {name}/{split}")
+            packed = pack_split(packer, examples, description=f"Tokenising {name}/{split}", task=task)
             if split == "train":
                 train_splits[name] = packed
             else:

@@ -48,3 +48,24 @@ def tiny_backbone(vocabulary_size, seed=0):
         vocabulary_size=vocabulary_size,
         max_sequence_length=64,
     )
+
+
+def make_trainer(tasks, demo_dir, tokenizer, model_dir, epochs, seed=0, learning_rate=2e-3, batch_size=16):
+    """A MultiTaskTrainer on the demo files with a one-layer random backbone."""
+    from mtdnn_tf.data.packing import TextPacker
+    from mtdnn_tf.data.pipeline import pack_split
+    from mtdnn_tf.data.readers import read_split
+    from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
+    from mtdnn_tf.training.strategies import make_strategy
+    from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+
+    packer = TextPacker(tokenizer, 24)
+    train = {n: pack_split(packer, read_split(t, "train", demo_dir), task=t) for n, t in tasks.items()}
+    dev = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir), task=t)} for n, t in tasks.items()}
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, verbose=0)
+    strategy = make_strategy("default")
+    with strategy.scope():
+        model = build_mtdnn_model(tiny_backbone(tokenizer.vocabulary_size(), seed), tasks, "mean")
+        optimizer = make_optimizer(config, total_train_steps(train, batch_size, epochs))
+        optimizer.build(model.trainable_variables)
+    return MultiTaskTrainer(model, optimizer, tasks, train, dev, config, model_dir, strategy)

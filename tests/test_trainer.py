@@ -2,26 +2,7 @@ import json
 
 import numpy as np
 
-from conftest import tiny_backbone
-from mtdnn_tf.data.packing import TextPacker
-from mtdnn_tf.data.pipeline import pack_split
-from mtdnn_tf.data.readers import read_split
-from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-from mtdnn_tf.training.strategies import make_strategy
-from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
-
-
-def _trainer(tasks, demo_dir, tokenizer, model_dir, epochs, seed=0):
-    packer = TextPacker(tokenizer, 24)
-    train = {n: pack_split(packer, read_split(t, "train", demo_dir)) for n, t in tasks.items()}
-    dev = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir))} for n, t in tasks.items()}
-    config = TrainConfig(epochs=epochs, batch_size=16, learning_rate=2e-3, seed=seed, verbose=0)
-    strategy = make_strategy("default")
-    with strategy.scope():
-        model = build_mtdnn_model(tiny_backbone(tokenizer.vocabulary_size(), seed), tasks, "mean")
-        optimizer = make_optimizer(config, total_train_steps(train, 16, epochs))
-        optimizer.build(model.trainable_variables)
-    return MultiTaskTrainer(model, optimizer, tasks, train, dev, config, model_dir, strategy)
+from conftest import make_trainer as _trainer
 
 
 def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, demo_tokenizer, tmp_path):

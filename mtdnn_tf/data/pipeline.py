@@ -13,36 +13,57 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.packing import FEATURES
+from mtdnn_tf.data.ranking import gather_groups, group_candidates
 
 PAD_MULTIPLE = 8
 
 
 @dataclasses.dataclass
 class PackedSplit:
-    """A tokenised split: ``features`` maps FEATURES to int32 [n, max_len]; ``labels`` [n] or None."""
+    """A tokenised split, batched by its first axis.
+
+    ``features`` maps FEATURES to int32 [n, max_len]; ``labels`` is [n] (None if
+    unlabelled). For ranking tasks the unit is a candidate group: features are
+    [groups, size, max_len], labels [groups, size] with -1 for padding, and
+    ``group_matrix`` [groups, size] holds the example index of each candidate.
+    ``ids`` are always per example, in file order.
+    """
 
     features: dict
     labels: np.ndarray
     ids: list
     skipped: dict = dataclasses.field(default_factory=dict)
     source: str = ""
+    group_matrix: np.ndarray = None
 
     def __len__(self):
-        return len(self.ids)
+        return len(self.features["token_ids"])
 
 
-def pack_split(packer, examples, description=None):
-    """Tokenises SplitExamples into a PackedSplit."""
+def pack_split(packer, examples, description=None, task=None):
+    """Tokenises SplitExamples into a PackedSplit (grouped for ranking ``task``)."""
     features = packer.pack(examples.text_a, examples.text_b, description=description)
-    return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source)
+    if task is None or not task.is_ranking:
+        return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source)
+    matrix, skipped = group_candidates(examples, task.no_positive)
+    labels = examples.labels if examples.labels is not None else np.zeros(len(examples), np.int32)
+    grouped, grouped_labels = gather_groups(features, labels, matrix)
+    return PackedSplit(
+        grouped,
+        grouped_labels if examples.labels is not None else None,
+        examples.ids,
+        {**examples.skipped, **skipped},
+        examples.source,
+        group_matrix=matrix,
+    )
 
 
 def _trim(features, labels):
     """Cuts the batch's padding columns beyond its longest sequence (rounded up)."""
-    length = tf.reduce_max(tf.reduce_sum(features["padding_mask"], axis=1))
+    length = tf.reduce_max(tf.reduce_sum(features["padding_mask"], axis=-1))
     length = (length + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE
-    length = tf.minimum(length, tf.shape(features["token_ids"])[1])
-    return {k: v[:, :length] for k, v in features.items()}, labels
+    length = tf.minimum(length, tf.shape(features["token_ids"])[-1])
+    return {k: v[..., :length] for k, v in features.items()}, labels
 
 
 def epoch_permutation(num_examples, seed, epoch, task_index):
@@ -65,6 +86,6 @@ def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0):
 
 def eval_dataset(split, batch_size):
     """The split in file order, batched and trimmed; labels are zeros for unlabelled splits."""
-    labels = split.labels if split.labels is not None else np.zeros(len(split), np.float32)
+    labels = split.labels if split.labels is not None else np.zeros(split.features["token_ids"].shape[:-1], np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((split.features, labels))
     return dataset.batch(batch_size).map(_trim).prefetch(tf.data.AUTOTUNE)

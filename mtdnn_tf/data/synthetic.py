@@ -9,6 +9,8 @@ the demo runs through the same readers as real GLUE data:
   colour.
 - ``demo_similarity`` (pair regression): the number of content words the two
   sentences share, 0 to 5.
+- ``demo_ranking`` (relevance ranking): a query names a colour, an animal and
+  an object; of its four candidates, the one naming the same three is relevant.
 
 A word-level WordPiece vocabulary (``vocab.txt``) covering every word is written
 beside them for a randomly initialised backbone.
@@ -26,7 +28,8 @@ POSITIVE = "good great lovely happy bright wonderful pleasant fine".split()
 NEGATIVE = "bad awful sad ugly dull terrible nasty poor".split()
 FILLER = "the a was is very quite and then near with saw".split()
 VERBS = "sat ran slept jumped stood waited".split()
-TASKS = ("demo_sentiment", "demo_pair", "demo_similarity")
+TASKS = ("demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking")
+RANKING_GROUP_SIZE = 4
 
 
 def vocabulary():
@@ -63,16 +66,47 @@ def _similarity(rng):
     return [" ".join(first), " ".join(second)], f"{shared:.1f}"
 
 
+def _ranking_group(rng):
+    """Four candidate rows (sentence, label) for one query; the relevant one names the
+    query's colour, animal and object, the others none of them."""
+    colours = rng.choice(COLOURS, RANKING_GROUP_SIZE, replace=False)
+    animals = rng.choice(ANIMALS, RANKING_GROUP_SIZE, replace=False)
+    objects = rng.choice(OBJECTS, RANKING_GROUP_SIZE, replace=False)
+    query = f"where did the {colours[0]} {animals[0]} see the {objects[0]}"
+    rows = [
+        (f"a {c} {a} {rng.choice(VERBS)} near the {o}", "relevant" if i == 0 else "irrelevant")
+        for i, (c, a, o) in enumerate(zip(colours, animals, objects))
+    ]
+    order = rng.permutation(RANKING_GROUP_SIZE)
+    return query, [rows[i] for i in order]
+
+
 _GENERATORS = {"demo_sentiment": _sentiment, "demo_pair": _pair, "demo_similarity": _similarity}
 _HEADERS = {
     "demo_sentiment": ["index", "sentence", "label"],
     "demo_pair": ["index", "sentence1", "sentence2", "label"],
     "demo_similarity": ["index", "sentence1", "sentence2", "score"],
+    "demo_ranking": ["index", "qid", "question", "sentence", "label"],
 }
 
 
+def _lines(task, size, rng):
+    if task == "demo_ranking":
+        lines = []
+        for group in range(size // RANKING_GROUP_SIZE):
+            query, rows = _ranking_group(rng)
+            for sentence, label in rows:
+                lines.append("\t".join([str(len(lines)), f"q{group}", query, sentence, label]))
+        return lines
+    lines = []
+    for i in range(size):
+        texts, label = _GENERATORS[task](rng)
+        lines.append("\t".join([str(i), *texts, label]))
+    return lines
+
+
 def write_demo_suite(data_dir, train_size=2000, dev_size=400, seed=0):
-    """Writes the three demo tasks and ``vocab.txt`` under ``data_dir``; returns the vocab path.
+    """Writes the demo tasks and ``vocab.txt`` under ``data_dir``; returns the vocab path.
 
     Files that already exist are left alone, so a rerun reads the same data.
     """
@@ -84,10 +118,7 @@ def write_demo_suite(data_dir, train_size=2000, dev_size=400, seed=0):
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             rng = np.random.default_rng([seed, task_index, split_index])
-            lines = ["\t".join(_HEADERS[task])]
-            for i in range(size):
-                texts, label = _GENERATORS[task](rng)
-                lines.append("\t".join([str(i), *texts, label]))
+            lines = ["\t".join(_HEADERS[task])] + _lines(task, size, rng)
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     vocab_path = data_dir / "vocab.txt"
     if not vocab_path.exists():

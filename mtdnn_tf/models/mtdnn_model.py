@@ -1,6 +1,7 @@
 """The MT-DNN functional model: one shared backbone, one named output per task."""
 
 import keras
+import tensorflow as tf
 
 from mtdnn_tf.models.head_input import HeadInput
 from mtdnn_tf.models.linear_head import LinearHead
@@ -67,3 +68,13 @@ def task_variables(model, task_name):
     own = model.get_layer(f"{task_name}_head")
     others = {id(v) for head in heads if head is not own for v in head.trainable_variables}
     return [v for v in model.trainable_variables if id(v) not in others]
+
+
+def task_forward(task, head_model, features, training=False):
+    """Runs one task's head model; ranking batches [groups, size, length] are
+    flattened to pairs and their scores returned as [groups, size]."""
+    if not task.is_ranking:
+        return head_model(features, training=training)
+    shape = tf.shape(features["token_ids"])
+    pairs = {k: tf.reshape(v, [-1, shape[-1]]) for k, v in features.items()}
+    return tf.reshape(head_model(pairs, training=training), shape[:2])

@@ -41,6 +41,7 @@ class HeadConfig:
     dropout: float = field("float", 0.1)
     san_steps: int = field("int", 5, doc="SAN reasoning steps K")
     san_dropout: float = field("float", 0.1, doc="SAN stochastic prediction dropout rate")
+    gamma: float = field("float", 1.0, doc="ranking: softmax temperature of the listwise loss")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -97,6 +98,7 @@ class TaskConfig:
     head: HeadConfig = field(HeadConfig, HeadConfig())
     loss_weight: float = field("float", 1.0)
     eval_splits: tuple = field("str_list", ("dev",))
+    no_positive: str = field("str", "error", choices=("error", "skip"), doc="ranking groups without a positive")
     files: FileSource = field(FileSource, None)
     tfds: TfdsSource = field(TfdsSource, None)
     description: str = field("str", "")
@@ -105,6 +107,10 @@ class TaskConfig:
     @property
     def num_outputs(self):
         return len(self.labels) if self.type == "classification" else 1
+
+    @property
+    def is_ranking(self):
+        return self.type == "ranking"
 
     @property
     def is_pair(self):
@@ -121,6 +127,8 @@ def _validate(task, path):
         fail("labels", "a regression task has no label vocabulary (use label_range)")
     if task.type == "ranking" and len(task.labels) != 2:
         fail("labels", "a ranking task needs two labels: [negative, positive]")
+    if task.type != "ranking" and task.no_positive != "error":
+        fail("no_positive", "only ranking tasks have candidate groups")
     if task.type != "regression" and task.label_range is not None:
         fail("label_range", "only regression tasks have a label range")
     allowed = METRICS_BY_TYPE[task.type]

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from mtdnn_tf.data.pipeline import eval_dataset
 from mtdnn_tf.metrics import compute_metrics
-from mtdnn_tf.models.mtdnn_model import task_model
+from mtdnn_tf.models.mtdnn_model import task_forward, task_model
 
 
 class Evaluator:
@@ -23,23 +23,25 @@ class Evaluator:
         self.batch_size = batch_size
         self._steps = {}
 
-    def _predict_step(self, task_name, element_spec):
+    def _predict_step(self, task, element_spec):
+        task_name = task.name
         if task_name not in self._steps:
             head_model = task_model(self.model, task_name)
 
             @tf.function(input_signature=[element_spec])
             def step(features):
-                outputs = self.strategy.run(lambda f: head_model(f, training=False), args=(features,))
+                outputs = self.strategy.run(lambda f: task_forward(task, head_model, f), args=(features,))
                 return self.strategy.gather(outputs, axis=0)
 
             self._steps[task_name] = step
         return self._steps[task_name]
 
-    def predict(self, task_name, split):
-        """Model outputs for every example of a PackedSplit, in order (numpy)."""
+    def predict(self, task, split):
+        """Model outputs for every unit (example, or ranking group) of a PackedSplit, in order."""
+        task_name = task.name
         dataset = eval_dataset(split, self.batch_size).map(lambda features, labels: features)
         dataset = self.strategy.experimental_distribute_dataset(dataset)
-        step = self._predict_step(task_name, dataset.element_spec)
+        step = self._predict_step(task, dataset.element_spec)
         return np.concatenate([step(features).numpy() for features in dataset])
 
     def evaluate(self, tasks, splits):
@@ -57,6 +59,6 @@ class Evaluator:
             for split_name, split in splits.get(name, {}).items():
                 if split.labels is None:
                     continue
-                outputs = self.predict(name, split)
+                outputs = self.predict(task, split)
                 results.setdefault(name, {})[split_name] = compute_metrics(task, outputs, split.labels)
         return results

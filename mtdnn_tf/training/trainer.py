@@ -20,7 +20,7 @@ import tensorflow as tf
 from mtdnn_tf.data.pipeline import num_batches, train_dataset
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.losses import task_loss
-from mtdnn_tf.models.mtdnn_model import task_model, task_variables
+from mtdnn_tf.models.mtdnn_model import task_forward, task_model, task_variables
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.sampler import algorithm1_order
 from mtdnn_tf.training.schedules import WarmupLinearDecay
@@ -119,7 +119,7 @@ class MultiTaskTrainer:
 
         def replica_step(features, labels):
             with tf.GradientTape() as tape:
-                outputs = head_model(features, training=True)
+                outputs = task_forward(task, head_model, features, training=True)
                 loss = task_loss(task, labels, outputs, replicas)
             gradients = tape.gradient(loss, variables)
             # Known at trace time: e.g. the unused pooler has no gradient.

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtdnn_tf.data.examples import SplitExamples
+from mtdnn_tf.data.ranking import NO_POSITIVE, gather_groups, group_candidates
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.losses import listwise_ranking_loss
+from mtdnn_tf.metrics import chance_level, compute_metrics
+from mtdnn_tf.tasks import load_tasks
+
+
+def _examples(groups, labels):
+    return SplitExamples(text_a=["q"] * len(groups), text_b=["a"] * len(groups),
+                         labels=np.array(labels, np.int32), ids=[str(i) for i in range(len(groups))],
+                         groups=groups, source="f.tsv")
+
+
+def test_groups_are_padded_and_masked():
+    examples = _examples(["a", "a", "b", "a", "b"], [0, 1, 1, 0, 0])
+    matrix, skipped = group_candidates(examples)
+    assert matrix.tolist() == [[0, 1, 3], [2, 4, -1]] and skipped == {}
+    features = {"token_ids": np.arange(10).reshape(5, 2)}
+    grouped, labels = gather_groups(features, examples.labels, matrix)
+    assert grouped["token_ids"].shape == (2, 3, 2)
+    assert grouped["token_ids"][1, 2].tolist() == [0, 0]
+    assert labels.tolist() == [[0, 1, 0], [1, 0, -1]]
+
+
+def test_group_without_positive_is_an_error_or_counted():
+    examples = _examples(["a", "a", "b", "b"], [0, 1, 0, 0])
+    with pytest.raises(UserInputError, match=r"f.tsv: ranking group 'b' \(row id 2\) has no positive"):
+        group_candidates(examples)
+    matrix, skipped = group_candidates(examples, no_positive="skip")
+    assert matrix.tolist() == [[0, 1]] and skipped == {NO_POSITIVE: 1}
+
+
+def test_listwise_loss_is_softmax_nll_over_real_candidates():
+    scores = tf.constant([[2.0, 0.5, 9.0], [1.0, 3.0, -1.0]])
+    labels = tf.constant([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    loss = listwise_ranking_loss(labels, scores).numpy()
+    expected0 = -np.log(np.exp(2.0) / (np.exp(2.0) + np.exp(0.5)))  # the padded 9.0 is ignored
+    expected1 = -np.log(np.exp(3.0) / (np.exp(1.0) + np.exp(3.0) + np.exp(-1.0)))
+    np.testing.assert_allclose(loss, [expected0, expected1], rtol=1e-5)
+    sharper = listwise_ranking_loss(labels, scores, gamma=2.0).numpy()
+    assert (sharper < loss).all()
+
+
+def test_ranking_metrics():
+    task = load_tasks(["demo_ranking"])["demo_ranking"]
+    labels = np.array([[0, 1, 0, -1], [1, 0, 0, 0]], np.float32)
+    scores = np.array([[0.1, 0.9, 0.2, 5.0], [0.1, 0.3, 0.2, 0.0]])
+    values = compute_metrics(task, scores, labels)
+    assert values["ranking_accuracy"] == 0.5
+    assert values["accuracy"] == pytest.approx(5 / 7)  # group 2: two pairs wrong
+    chance = chance_level(task, np.array([[1, 0, 0, 0]] * 20, np.float32))
+    assert chance["ranking_accuracy"] == pytest.approx(0.25, abs=0.05)
+
+
+def test_qnli_rank_parses_real_dev_with_documented_skips():
+    from conftest import GLUE_DIR
+    from mtdnn_tf.data.readers import read_split
+
+    task = load_tasks(["qnli_rank"])["qnli_rank"]
+    examples = read_split(task, "dev", GLUE_DIR)
+    matrix, skipped = group_candidates(examples, task.no_positive)
+    # QNLI v2 dev: 4,100 questions, 1,398 of them without an answer sentence.
+    assert skipped == {NO_POSITIVE: 1398}
+    assert matrix.shape == (2702, 3)
