@@ -1,12 +1,8 @@
 """Shared behaviour of the command-line entry points: user errors are one line, not a traceback."""
 
-import os
 import sys
 
-# Keep TensorFlow's C++ start-up chatter out of the user's way; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from mtdnn_tf.errors import UserInputError  # noqa: E402
+from mtdnn_tf.errors import UserInputError
 
 
 def run_guarded(fn, extra=None):

@@ -24,7 +24,7 @@ from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-from mtdnn_tf.tasks import load_tasks
+from mtdnn_tf.tasks import load_tasks, with_head_kind
 from mtdnn_tf.training.strategies import make_strategy
 from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
 
@@ -44,6 +44,7 @@ class RunSettings:
     generate_demo_data: bool = False
     max_seq_length: int = 128
     head_input: str = "cls"
+    head_overrides: dict = dataclasses.field(default_factory=dict)  # task -> head kind
     skip_malformed: bool = False
     strategy: str = "default"
     tpu: str = None
@@ -126,6 +127,10 @@ def results_table(tasks, results, eval_splits):
 def run(settings, verbose=True):
     """Trains a multi-task model as ``settings`` says; returns the final dev metrics."""
     tasks = load_tasks(settings.tasks, settings.task_dir)
+    for name, kind in settings.head_overrides.items():
+        if name not in tasks:
+            raise UserInputError(f"--heads: {name!r} is not one of the --tasks ({', '.join(tasks)})")
+        tasks[name] = with_head_kind(tasks[name], kind)
     vocab_file = settings.vocab_file
     if settings.generate_demo_data:
         if not settings.data_dir:

@@ -7,12 +7,14 @@ User errors (bad flags, missing or malformed files) end with one line on
 stderr and exit status 2; a non-finite loss ends with exit status 3.
 """
 
-import sys
+import os
 
-from absl import app, flags, logging
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from mtdnn_tf.models.head_input import HEAD_INPUTS
-from mtdnn_tf.training.strategies import STRATEGIES
+from absl import app, flags, logging  # noqa: E402
+
+from mtdnn_tf.models.head_input import HEAD_INPUTS  # noqa: E402
+from mtdnn_tf.training.strategies import STRATEGIES  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -27,6 +29,7 @@ flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary for a random backb
 flags.DEFINE_bool("generate_demo_data", False, "Write the synthetic demo suite into --data_dir first.")
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length, [CLS] and [SEP] included.", lower_bound=3)
 flags.DEFINE_enum("head_input", "cls", list(HEAD_INPUTS), "What linear heads read: final [CLS] state, pooler output, or masked mean.")
+flags.DEFINE_list("heads", [], "Override task head kinds, e.g. 'rte=linear,mrpc=linear' for a linear baseline.")
 flags.DEFINE_bool("skip_malformed", False, "Skip malformed rows (counted and reported) instead of stopping.")
 flags.DEFINE_enum("strategy", "default", list(STRATEGIES), "tf.distribute strategy.")
 flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu.")
@@ -42,6 +45,20 @@ flags.DEFINE_integer("verbose", 1, "0: quiet; 1: progress bars.", lower_bound=0,
 
 flags.mark_flags_as_required(["tasks", "model_dir"])
 flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be positive")
+flags.register_validator(
+    "heads", lambda v: all(i.partition("=")[0] and i.partition("=")[2] for i in v),
+    "--heads takes task=kind pairs, e.g. rte=linear,mrpc=linear",
+)
+
+
+def parse_heads(items):
+    overrides = {}
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or not name or not kind:
+            raise ValueError(f"--heads: expected task=kind, got {item!r}")
+        overrides[name] = kind
+    return overrides
 
 
 def settings_from_flags():
@@ -53,7 +70,7 @@ def settings_from_flags():
         data_source=FLAGS.data_source, task_dir=FLAGS.task_dir, preset=FLAGS.preset,
         random_backbone=FLAGS.random_backbone, vocab_file=FLAGS.vocab_file,
         generate_demo_data=FLAGS.generate_demo_data, max_seq_length=FLAGS.max_seq_length,
-        head_input=FLAGS.head_input, skip_malformed=FLAGS.skip_malformed,
+        head_input=FLAGS.head_input, head_overrides=parse_heads(FLAGS.heads), skip_malformed=FLAGS.skip_malformed,
         strategy=FLAGS.strategy, tpu=FLAGS.tpu,
         train=TrainConfig(
             epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,

@@ -10,4 +10,5 @@ from mtdnn_tf.tasks.task_config import (
     available_tasks,
     load_task_file,
     load_tasks,
+    with_head_kind,
 )

@@ -168,6 +168,15 @@ def _validate(task, path):
         fail("tfds.text_b", "a pair task needs a second text feature")
 
 
+def with_head_kind(task, kind):
+    """The task with another head kind (e.g. a linear baseline of a SAN task), validated."""
+    if kind not in HEAD_KINDS:
+        raise UserInputError(f"head kind {kind!r} for task {task.name!r} is not one of {list(HEAD_KINDS)}")
+    changed = dataclasses.replace(task, head=dataclasses.replace(task.head, kind=kind))
+    _validate(changed, task.path)
+    return changed
+
+
 def load_task_file(path):
     """Reads and validates one task YAML file."""
     path = pathlib.Path(path)
