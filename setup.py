@@ -21,6 +21,8 @@ setup(
         "scipy",
         "pyyaml",
         "matplotlib",
+        "ai-edge-litert",
     ],
-    extras_require={"test": ["pytest"]},
+    # tensorflow-serving-api: its PredictRequest protos check the request format in tests.
+    extras_require={"test": ["pytest", "tensorflow-serving-api==2.21.*"]},
 )

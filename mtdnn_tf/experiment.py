@@ -16,6 +16,8 @@ import json
 import pathlib
 import shutil
 
+import keras
+
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.data.readers import read_split
@@ -101,7 +103,9 @@ def save_run(model, tokenizer, tasks, settings, model_dir):
     """Writes the trained model, its vocabulary and the run settings for predict and export."""
     model_dir = pathlib.Path(model_dir)
     model.save(model_dir / "model.keras")
-    tokenizer.save_assets(str(model_dir))
+    tokenizer.save_assets(str(model_dir))  # vocabulary.txt
+    tokenizer_config = keras.saving.serialize_keras_object(tokenizer)
+    (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8")
     for name, task in tasks.items():
         target = model_dir / "tasks" / f"{name}.yaml"
         target.parent.mkdir(exist_ok=True)

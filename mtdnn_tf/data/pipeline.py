@@ -58,12 +58,16 @@ def pack_split(packer, examples, description=None, task=None):
     )
 
 
-def _trim(features, labels):
+def trim_features(features):
     """Cuts the batch's padding columns beyond its longest sequence (rounded up)."""
     length = tf.reduce_max(tf.reduce_sum(features["padding_mask"], axis=-1))
     length = (length + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE
     length = tf.minimum(length, tf.shape(features["token_ids"])[-1])
-    return {k: v[..., :length] for k, v in features.items()}, labels
+    return {k: v[..., :length] for k, v in features.items()}
+
+
+def _trim(features, labels):
+    return trim_features(features), labels
 
 
 def epoch_permutation(num_examples, seed, epoch, task_index):

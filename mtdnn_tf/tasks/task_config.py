@@ -101,6 +101,7 @@ class TaskConfig:
     no_positive: str = field("str", "error", choices=("error", "skip"), doc="ranking groups without a positive")
     files: FileSource = field(FileSource, None)
     tfds: TfdsSource = field(TfdsSource, None)
+    submission_files: dict = field("str_map", {}, doc="split -> GLUE submission file name")
     description: str = field("str", "")
     path: str = "<memory>"
 

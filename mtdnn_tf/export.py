@@ -1,0 +1,53 @@
+"""Command line: export a trained model for serving.
+
+    # One SavedModel, a signature per task on raw text, for TF Serving:
+    python -m mtdnn_tf.export --model_dir=runs/glue_local --export_dir=saved_models/mtdnn/1
+
+    # One .tflite per task on token ids (+ vocabulary.txt), optionally int8-quantised too:
+    python -m mtdnn_tf.export --format=tflite --quantize --model_dir=runs/glue_local \
+        --export_dir=saved_models/mtdnn_tflite/1
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
+flags.DEFINE_string("export_dir", None, "Version folder to write, e.g. saved_models/mtdnn/1.")
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "What to export.")
+flags.DEFINE_string("default_task", None, "Task served as serving_default (default: the first task).")
+flags.DEFINE_integer("seq_length", None, "TFLite: fixed input length (default: the model's max_seq_length).", lower_bound=3)
+flags.DEFINE_bool("quantize", False, "TFLite: also write dynamic-range int8 models (<task>.int8.tflite).")
+flags.DEFINE_bool("overwrite", False, "Replace an existing export_dir.")
+flags.mark_flags_as_required(["model_dir", "export_dir"])
+
+
+def _export():
+    from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415
+
+    trained = load_trained_model(FLAGS.model_dir)
+    if FLAGS.format == "saved_model":
+        from mtdnn_tf.serving.saved_model import export_saved_model  # noqa: PLC0415
+
+        export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite)
+    else:
+        from mtdnn_tf.serving.tflite import export_tflite  # noqa: PLC0415
+
+        export_tflite(trained, FLAGS.export_dir, FLAGS.seq_length, FLAGS.quantize, FLAGS.overwrite)
+    print(f"Exported {FLAGS.format} for tasks {', '.join(trained.tasks)} to {FLAGS.export_dir}")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
+
+    return run_guarded(_export)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,38 @@
+"""Command line: predict with a trained model; write GLUE submission files and metrics.
+
+    python -m mtdnn_tf.predict --model_dir=runs/glue_local --tasks=rte,mrpc,stsb \
+        --split=test --data_dir=../shared/glue --output_dir=runs/glue_local/submission
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
+flags.DEFINE_list("tasks", [], "Tasks to predict (default: every task of the model).")
+flags.DEFINE_string("split", "test", "Split to predict, as named in the task YAML (test, dev, test_matched, ...).")
+flags.DEFINE_string("data_dir", None, "Root of the task files (or the tfds data_dir).")
+flags.DEFINE_enum("data_source", "files", ["files", "tfds"], "Read task files, or tensorflow-datasets.")
+flags.DEFINE_string("output_dir", None, "Where the .tsv files and predict_metrics.json go (default: <model_dir>/predictions).")
+flags.DEFINE_integer("batch_size", 64, "Prediction batch size.", lower_bound=1)
+flags.mark_flags_as_required(["model_dir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
+    from mtdnn_tf.serving.predict_run import predict_splits  # noqa: PLC0415
+
+    return run_guarded(lambda: predict_splits(
+        FLAGS.model_dir, FLAGS.tasks, FLAGS.split, FLAGS.data_dir, FLAGS.data_source,
+        FLAGS.output_dir, FLAGS.batch_size,
+    ))
+
+
+if __name__ == "__main__":
+    app.run(main)

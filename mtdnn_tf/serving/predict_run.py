@@ -1,0 +1,48 @@
+"""The work behind ``python -m mtdnn_tf.predict``, callable from Python."""
+
+import json
+import pathlib
+
+import tensorflow as tf
+
+from mtdnn_tf.data.pipeline import pack_split
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.experiment import RunSettings, read_task_data
+from mtdnn_tf.serving.predictions import prediction_strings, split_metrics, write_submission
+from mtdnn_tf.serving.trained_model import load_trained_model
+from mtdnn_tf.training.evaluator import Evaluator
+
+
+def submission_file_name(task, split):
+    """GLUE's file name for a split (``submission_files`` in the task YAML), else ``<task>.<split>.tsv``."""
+    return task.submission_files.get(split, f"{task.name}.{split}.tsv")
+
+
+def predict_splits(model_dir, task_names, split, data_dir, data_source="files", output_dir=None,
+                   batch_size=64, verbose=True):
+    """Predicts ``split`` of each task; writes submission files and, for labelled splits,
+    ``predict_metrics.json``. Returns {task: metrics or None}."""
+    trained = load_trained_model(model_dir)
+    names = task_names or list(trained.tasks)
+    unknown = [n for n in names if n not in trained.tasks]
+    if unknown:
+        raise UserInputError(f"--tasks: {', '.join(unknown)} not in the model (it has {', '.join(trained.tasks)})")
+    output_dir = pathlib.Path(output_dir or pathlib.Path(model_dir) / "predictions")
+    settings = RunSettings(tasks=names, model_dir=str(model_dir), data_dir=data_dir, data_source=data_source)
+    evaluator = Evaluator(trained.model, tf.distribute.get_strategy(), batch_size)
+    packer = trained.packer()
+    results = {}
+    for name in names:
+        task = trained.tasks[name]
+        examples = read_task_data(task, split, settings)
+        packed = pack_split(packer, examples, task=task)
+        outputs = evaluator.predict(task, packed)
+        path = write_submission(output_dir / submission_file_name(task, split), examples.ids,
+                                prediction_strings(task, outputs, packed))
+        results[name] = split_metrics(task, outputs, packed)
+        if verbose:
+            metrics = "" if results[name] is None else "  " + json.dumps(results[name])
+            print(f"{name}/{split}: {len(examples)} predictions -> {path}{metrics}")
+    if any(v is not None for v in results.values()):
+        (output_dir / "predict_metrics.json").write_text(json.dumps({split: results}, indent=2) + "\n")
+    return results

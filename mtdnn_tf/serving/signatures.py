@@ -1,0 +1,73 @@
+"""Serving functions on raw text, one per task, with named, documented outputs.
+
+Inputs (1-D string tensors, one entry per example):
+- single-sentence tasks: ``sentence``;
+- pair tasks: ``sentence1``, ``sentence2``;
+- ranking tasks: ``query`` [batch] and ``candidates`` [batch, candidates]
+  (pad rows with empty strings; padded candidates score -1e9).
+
+Outputs:
+- classification: ``probabilities`` float32 [batch, classes] (in the task's
+  label order), ``label`` string [batch], ``label_id`` int64 [batch];
+- regression: ``score`` float32 [batch];
+- ranking: ``scores`` float32 [batch, candidates] (higher is more relevant).
+"""
+
+import tensorflow as tf
+
+from mtdnn_tf.data.pipeline import trim_features
+from mtdnn_tf.models.mtdnn_model import task_model
+
+PADDED_CANDIDATE_SCORE = -1e9
+
+
+def input_names(task):
+    if task.is_ranking:
+        return ("query", "candidates")
+    return ("sentence1", "sentence2") if task.is_pair else ("sentence",)
+
+
+def input_signature(task):
+    if task.is_ranking:
+        return [tf.TensorSpec([None], tf.string, name="query"),
+                tf.TensorSpec([None, None], tf.string, name="candidates")]
+    return [tf.TensorSpec([None], tf.string, name=name) for name in input_names(task)]
+
+
+def outputs_from_model(task, raw):
+    """Named serving outputs from a head's raw output (logits, SAN log-probabilities, score)."""
+    if task.type == "classification":
+        probabilities = tf.nn.softmax(tf.cast(raw, tf.float32), axis=-1)
+        label_id = tf.argmax(probabilities, axis=-1)
+        return {
+            "probabilities": probabilities,
+            "label": tf.gather(tf.constant(list(task.labels)), label_id),
+            "label_id": label_id,
+        }
+    if task.type == "regression":
+        return {"score": tf.cast(raw, tf.float32)}
+    return {"scores": tf.cast(raw, tf.float32)}
+
+
+def make_serving_function(task, model, packer):
+    """A function of the task's raw-text inputs (see module doc) returning its named outputs."""
+    head_model = task_model(model, task.name)
+
+    def features_of(text_a, text_b):
+        return trim_features(packer.pack_tensors(text_a, text_b))
+
+    if task.is_ranking:
+        def serve(query, candidates):
+            shape = tf.shape(candidates)
+            queries = tf.repeat(query, shape[1])
+            flat = tf.reshape(candidates, [-1])
+            scores = tf.reshape(head_model(features_of(queries, flat), training=False), shape)
+            scores = tf.where(candidates == "", PADDED_CANDIDATE_SCORE, tf.cast(scores, tf.float32))
+            return outputs_from_model(task, scores)
+    elif task.is_pair:
+        def serve(sentence1, sentence2):
+            return outputs_from_model(task, head_model(features_of(sentence1, sentence2), training=False))
+    else:
+        def serve(sentence):
+            return outputs_from_model(task, head_model(features_of(sentence, None), training=False))
+    return serve

@@ -1,0 +1,97 @@
+"""TFLite models per task, on token ids (tokenise with the exported vocabulary).
+
+Each ``<task>.tflite`` takes three int32 inputs of shape [batch, seq_length]
+(``token_ids``, ``segment_ids``, ``padding_mask``; the batch dimension may be
+resized, the length is fixed at export) and returns ``probabilities`` (class
+probabilities) for classification, or ``score`` for regression and ranking
+(one score per (query, candidate) pair).
+
+Conversion goes through a SavedModel (``TFLiteConverter.from_saved_model``),
+which freezes the variables into the flatbuffer: converting concrete functions
+directly left resource variables uninitialised and produced NaN here.
+"""
+
+import pathlib
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mtdnn_tf.models.mtdnn_model import task_model
+from mtdnn_tf.serving.atomic import atomic_directory
+
+FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
+
+
+def _task_function(task, head_model):
+    def serve(token_ids, segment_ids, padding_mask):
+        raw = head_model(
+            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=False,
+        )
+        if task.type == "classification":
+            return {"probabilities": tf.nn.softmax(tf.cast(raw, tf.float32), axis=-1)}
+        return {"score": tf.cast(raw, tf.float32)}
+
+    return serve
+
+
+def convert_task(trained, task_name, seq_length, quantize=False):
+    """Returns the TFLite flatbuffer (bytes) of one task's head on the shared encoder."""
+    task = trained.tasks[task_name]
+    head_model = task_model(trained.model, task_name)
+    signature = [tf.TensorSpec([None, seq_length], tf.int32, name=n) for n in FEATURE_NAMES]
+    archive = keras.export.ExportArchive()
+    archive.track(head_model)
+    archive.add_endpoint("serving_default", tf.function(_task_function(task, head_model)), signature)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+        return converter.convert()
+
+
+def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrite=False):
+    """Writes ``<task>.tflite`` for every task (and ``<task>.int8.tflite`` with ``quantize``),
+    plus ``vocabulary.txt``, into ``export_dir`` (atomically)."""
+    seq_length = seq_length or trained.max_seq_length
+    with atomic_directory(export_dir, overwrite=overwrite) as tmp:
+        tmp = pathlib.Path(tmp)
+        for name in trained.tasks:
+            (tmp / f"{name}.tflite").write_bytes(convert_task(trained, name, seq_length))
+            if quantize:
+                (tmp / f"{name}.int8.tflite").write_bytes(convert_task(trained, name, seq_length, True))
+        trained.tokenizer.save_assets(str(tmp))
+        (tmp / "README.txt").write_text(
+            f"Inputs: token_ids, segment_ids, padding_mask, int32 [batch, {seq_length}];\n"
+            "pack as [CLS] A [SEP] (B [SEP]) with vocabulary.txt, pad with 0.\n"
+            "Outputs: probabilities (classification) or score (regression, ranking).\n",
+            encoding="utf-8",
+        )
+    return export_dir
+
+
+class TFLiteRunner:
+    """Runs one exported ``.tflite`` task model with the LiteRT interpreter.
+
+    Example:
+
+    ```python
+    runner = TFLiteRunner("saved_models/demo_tflite/1/demo_pair.tflite")
+    runner(packed)  # packed: dict of int32 arrays [batch, seq_length]
+    ```
+    """
+
+    def __init__(self, path):
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415 - optional at import time
+
+        self.interpreter = Interpreter(model_path=str(path))
+        self.runner = self.interpreter.get_signature_runner("serving_default")
+
+    def __call__(self, features):
+        inputs = {name: np.asarray(features[name], np.int32) for name in FEATURE_NAMES}
+        outputs = self.runner(**inputs)
+        return outputs["probabilities"] if "probabilities" in outputs else outputs["score"]

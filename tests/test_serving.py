@@ -1,0 +1,162 @@
+"""Export and prediction from a (tiny) trained model: SavedModel signatures per task on raw
+text, TFLite per task, GLUE submission files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mtdnn_tf.experiment import RunSettings, run
+from mtdnn_tf.models.mtdnn_model import task_forward, task_model
+from mtdnn_tf.serving.saved_model import export_saved_model
+from mtdnn_tf.serving.signatures import outputs_from_model
+from mtdnn_tf.serving.trained_model import load_trained_model
+from mtdnn_tf.training.trainer import TrainConfig
+
+PAIRS = (["the red cat sat near the tree", "a blue dog ran"], ["a red horse was good", "the green bird"])
+QUERY = ["where did the red cat see the tree"]
+CANDIDATES = [["a red cat sat near the tree", "a blue dog ran near the car", "a green bird slept near the river"]]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, demo_dir):
+    model_dir = tmp_path_factory.mktemp("model")
+    run(RunSettings(
+        tasks=["demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking"], model_dir=str(model_dir),
+        data_dir=str(demo_dir), vocab_file=str(demo_dir / "vocab.txt"),
+        random_backbone="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
+        max_seq_length=24, head_input="mean", train=TrainConfig(epochs=1, learning_rate=1e-3, verbose=0),
+    ), verbose=False)
+    return model_dir
+
+
+def _in_memory(trained_model, name):
+    """The signature outputs computed by the in-memory Keras model."""
+    task = trained_model.tasks[name]
+    packer = trained_model.packer()
+    if task.is_ranking:
+        packed = packer.pack(QUERY * 3, CANDIDATES[0])
+        features = {k: tf.constant(v)[tf.newaxis] for k, v in packed.items()}
+        raw = task_forward(task, task_model(trained_model.model, name), features)
+    else:
+        packed = packer.pack(*(PAIRS if task.is_pair else PAIRS[:1]))
+        raw = task_model(trained_model.model, name)(packed)
+    return {k: v.numpy() for k, v in outputs_from_model(task, raw).items()}
+
+
+LOADER = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401 - registers the WordPiece ops
+model = tf.saved_model.load(sys.argv[1])
+pairs = {pairs}
+inputs = {{
+    "demo_sentiment": {{"sentence": tf.constant(pairs[0])}},
+    "demo_pair": {{"sentence1": tf.constant(pairs[0]), "sentence2": tf.constant(pairs[1])}},
+    "demo_similarity": {{"sentence1": tf.constant(pairs[0]), "sentence2": tf.constant(pairs[1])}},
+    "demo_ranking": {{"query": tf.constant({query}), "candidates": tf.constant({candidates})}},
+}}
+out = {{name: {{k: v.numpy().tolist() for k, v in model.signatures[name](**x).items()}} for name, x in inputs.items()}}
+out["serving_default"] = {{k: v.numpy().tolist() for k, v in model.signatures["serving_default"](**inputs["demo_pair"]).items()}}
+out["mtdnn_tf imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
+print(json.dumps(out, default=lambda b: b.decode()))
+"""
+
+
+def test_saved_model_answers_every_signature_in_a_fresh_process(trained, tmp_path):
+    trained_model = load_trained_model(trained)
+    export_dir = tmp_path / "saved_models" / "demo" / "1"
+    export_saved_model(trained_model, export_dir, default_task="demo_pair")
+    script = LOADER.format(pairs=list(PAIRS), query=QUERY, candidates=CANDIDATES)
+    result = subprocess.run([sys.executable, "-c", script, str(export_dir)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served.pop("mtdnn_tf imported") is False
+    for name in trained_model.tasks:
+        expected = _in_memory(trained_model, name)
+        assert set(served[name]) == set(expected)
+        for key, value in expected.items():
+            if value.dtype.kind in "fi":
+                np.testing.assert_allclose(np.asarray(served[name][key]), value, atol=1e-5, err_msg=f"{name}/{key}")
+            else:
+                assert served[name][key] == [v.decode() for v in value]
+    assert served["serving_default"] == served["demo_pair"]
+    assert set(served["demo_pair"]["label"]) <= {"same", "different"}
+
+
+def test_saved_model_cli_lists_signatures_and_wrong_dtypes_are_rejected(trained, tmp_path):
+    export_dir = tmp_path / "1"
+    export_saved_model(load_trained_model(trained), export_dir)
+    shown = subprocess.run(["saved_model_cli", "show", "--all", "--dir", str(export_dir)],
+                           capture_output=True, text=True, timeout=300).stdout
+    for name, inputs, outputs in [
+        ("demo_sentiment", ["sentence"], ["probabilities", "label", "label_id"]),
+        ("demo_pair", ["sentence1", "sentence2"], ["probabilities", "label", "label_id"]),
+        ("demo_similarity", ["sentence1", "sentence2"], ["score"]),
+        ("demo_ranking", ["query", "candidates"], ["scores"]),
+    ]:
+        section = shown.split(f"signature_def['{name}']")[1].split("signature_def[")[0]
+        for key in inputs:
+            assert f"inputs['{key}']" in section
+        for key in outputs:
+            assert f"outputs['{key}']" in section
+    loaded = tf.saved_model.load(str(export_dir))
+    with pytest.raises((tf.errors.InvalidArgumentError, TypeError, ValueError)):
+        loaded.signatures["demo_sentiment"](sentence=tf.constant([1, 2]))
+
+
+def test_predict_request_proto_for_each_signature():
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "mtdnn"
+    request.model_spec.signature_name = "demo_pair"
+    request.inputs["sentence1"].CopyFrom(tf.make_tensor_proto(PAIRS[0]))
+    request.inputs["sentence2"].CopyFrom(tf.make_tensor_proto(PAIRS[1]))
+    parsed = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+    assert parsed.model_spec.signature_name == "demo_pair"
+    assert [s.decode() for s in tf.make_ndarray(parsed.inputs["sentence2"])] == PAIRS[1]
+
+
+def test_export_refuses_an_existing_version(trained, tmp_path):
+    from mtdnn_tf.errors import UserInputError
+
+    (tmp_path / "1").mkdir()
+    with pytest.raises(UserInputError, match="already exists"):
+        export_saved_model(load_trained_model(trained), tmp_path / "1")
+    assert [p.name for p in tmp_path.iterdir()] == ["1"]  # no partial directory left behind
+
+
+def test_tflite_parity_with_keras(trained, tmp_path):
+    from mtdnn_tf.serving.tflite import TFLiteRunner, export_tflite
+
+    trained_model = load_trained_model(trained)
+    export_tflite(trained_model, tmp_path / "1", quantize=True)
+    assert (tmp_path / "1" / "vocabulary.txt").is_file()
+    packed = trained_model.packer().pack(*PAIRS)
+    for name in ("demo_pair", "demo_similarity"):
+        task = trained_model.tasks[name]
+        expected = _in_memory(trained_model, name)["probabilities" if task.type == "classification" else "score"]
+        got = TFLiteRunner(tmp_path / "1" / f"{name}.tflite")(packed)
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+        quantized = TFLiteRunner(tmp_path / "1" / f"{name}.int8.tflite")(packed)
+        assert np.isfinite(quantized).all() and quantized.shape == got.shape
+
+
+def test_predict_writes_submission_files_and_metrics(trained, demo_dir, tmp_path):
+    from mtdnn_tf.serving.predict_run import predict_splits
+
+    results = predict_splits(trained, [], "dev", str(demo_dir), output_dir=tmp_path, verbose=False)
+    final = json.loads((trained / "metrics.json").read_text())["final"]
+    for name, metrics in results.items():
+        assert metrics == pytest.approx(final[name]["dev"])  # the trainer's own evaluation
+    lines = (tmp_path / "demo_pair.dev.tsv").read_text().splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) == 201
+    assert {line.split("\t")[1] for line in lines[1:]} <= {"same", "different"}
+    scores = [float(line.split("\t")[1]) for line in (tmp_path / "demo_similarity.dev.tsv").read_text().splitlines()[1:]]
+    assert min(scores) >= 0.0 and max(scores) <= 5.0
