@@ -28,12 +28,13 @@ POSITIVE = "good great lovely happy bright wonderful pleasant fine".split()
 NEGATIVE = "bad awful sad ugly dull terrible nasty poor".split()
 FILLER = "the a was is very quite and then near with saw".split()
 VERBS = "sat ran slept jumped stood waited".split()
+QUESTION = "where did see".split()
 TASKS = ("demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking")
 RANKING_GROUP_SIZE = 4
 
 
 def vocabulary():
-    words = COLOURS + ANIMALS + OBJECTS + POSITIVE + NEGATIVE + FILLER + VERBS
+    words = COLOURS + ANIMALS + OBJECTS + POSITIVE + NEGATIVE + FILLER + VERBS + QUESTION
     return SPECIAL_TOKENS + sorted(set(words))
 
 
