@@ -48,15 +48,21 @@ class TrainConfig:
 
 
 def make_optimizer(config, total_steps):
-    """Adamax with linear warm-up and decay, global-norm clipping (the paper's optimiser)."""
+    """Adamax with linear warm-up and decay (the paper's optimiser; the trainer clips)."""
     schedule = WarmupLinearDecay(
         peak=config.learning_rate,
         total_steps=total_steps,
         warmup_steps=int(round(total_steps * config.warmup_proportion)),
     )
-    return keras.optimizers.Adamax(
-        learning_rate=schedule, global_clipnorm=config.clip_norm if config.clip_norm > 0 else None
-    )
+    # Gradient clipping is done by the trainer on the all-reduced gradients: Keras'
+    # own global_clipnorm would clip each replica's part separately.
+    return keras.optimizers.Adamax(learning_rate=schedule)
+
+
+def _scale(gradient, factor):
+    if isinstance(gradient, tf.IndexedSlices):  # sparse embedding gradients
+        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
+    return gradient * factor
 
 
 def total_train_steps(train_splits, batch_size, epochs):
@@ -116,14 +122,23 @@ class MultiTaskTrainer:
         head_model = task_model(self.model, name)
         variables = task_variables(self.model, name)
         replicas = self.strategy.num_replicas_in_sync
+        clip_norm = self.config.clip_norm
 
         def replica_step(features, labels):
             with tf.GradientTape() as tape:
                 outputs = task_forward(task, head_model, features, training=True)
                 loss = task_loss(task, labels, outputs, replicas)
-            gradients = tape.gradient(loss, variables)
             # Known at trace time: e.g. the unused pooler has no gradient.
-            self.optimizer.apply_gradients([(g, v) for g, v in zip(gradients, variables) if g is not None])
+            pairs = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
+            gradients = [g for g, _ in pairs]
+            if replicas > 1:  # Clip the global-batch gradient, as one device would.
+                gradients = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, gradients)
+            if clip_norm > 0:
+                gradients, _ = tf.clip_by_global_norm(gradients, clip_norm)
+            if replicas > 1:  # The optimizer sums the replicas' gradients again.
+                gradients = [_scale(g, 1.0 / replicas) for g in gradients]
+            self.optimizer.apply_gradients(zip(gradients, [v for _, v in pairs]))
             return loss
 
         # One trace for all batch shapes: the spec has unknown batch and length dims.
