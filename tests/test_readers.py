@@ -7,7 +7,7 @@ import pytest
 from conftest import GLUE_DIR
 from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.tasks import load_task_file, load_tasks
+from mtdnn_tf.tasks import load_tasks
 
 TASK_OF_DIR = {"CoLA": "cola", "SST-2": "sst2", "MRPC": "mrpc", "STS-B": "stsb", "QNLI": "qnli",
                "RTE": "rte", "WNLI": "wnli"}

@@ -12,7 +12,6 @@ directly left resource variables uninitialised and produced NaN here.
 """
 
 import pathlib
-import shutil
 import tempfile
 
 import keras

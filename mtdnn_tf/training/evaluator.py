@@ -38,7 +38,6 @@ class Evaluator:
 
     def predict(self, task, split):
         """Model outputs for every unit (example, or ranking group) of a PackedSplit, in order."""
-        task_name = task.name
         dataset = eval_dataset(split, self.batch_size).map(lambda features, labels: features)
         dataset = self.strategy.experimental_distribute_dataset(dataset)
         step = self._predict_step(task, dataset.element_spec)

@@ -14,7 +14,6 @@ import pathlib
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.pipeline import num_batches, train_dataset
