@@ -21,10 +21,12 @@ import keras
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.data.readers import read_split
+from mtdnn_tf.data.sampling import sample_fraction
 from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
+from mtdnn_tf.models.init_from import clone_backbone, initialize_from
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks, with_head_kind
 from mtdnn_tf.training.strategies import make_strategy
@@ -50,6 +52,11 @@ class RunSettings:
     skip_malformed: bool = False
     strategy: str = "default"
     tpu: str = None
+    mixed_precision: str = None  # None, 'mixed_float16' or 'mixed_bfloat16' (the encoder; heads stay float32)
+    init_from: str = None  # a finished run's model_dir: start from its encoder and shared task heads
+    train_fraction: float = 1.0  # train on this seeded fraction of each training split
+    fraction_seed: int = 0
+    save_model: bool = True  # write model.keras etc. at the end (the study skips it for throw-away runs)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
 
@@ -75,6 +82,8 @@ def load_packed_data(tasks, settings, packer, verbose=True):
     for name, task in tasks.items():
         for split in ("train", *task.eval_splits):
             examples = read_task_data(task, split, settings)
+            if split == "train" and settings.train_fraction < 1:
+                examples = sample_fraction(examples, settings.train_fraction, settings.fraction_seed, task)
             if examples.skipped:
                 skipped[f"{name}/{split}"] = dict(examples.skipped)
                 if verbose:
@@ -89,6 +98,9 @@ def load_packed_data(tasks, settings, packer, verbose=True):
             sizes = ", ".join(f"{s} {len(p)}" for s, p in [("train", train_splits[name]), *eval_splits.get(name, {}).items()])
             print(f"Task {name}: {sizes} examples")
     return train_splits, eval_splits, skipped
+
+
+MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
 
 
 def _check_settings(settings, backbone):
@@ -141,27 +153,52 @@ def run(settings, verbose=True):
             raise UserInputError("--generate_demo_data needs --data_dir")
         demo_vocab = write_demo_suite(settings.data_dir)
         vocab_file = vocab_file or str(demo_vocab)
+    if settings.mixed_precision not in MIXED_PRECISION_POLICIES:
+        raise UserInputError(f"--mixed_precision: unknown policy {settings.mixed_precision!r} "
+                             "(choose mixed_float16 or mixed_bfloat16)")
+    if not 0 < settings.train_fraction <= 1:
+        raise UserInputError(f"--train_fraction: {settings.train_fraction} is not in (0, 1]")
     strategy = make_strategy(settings.strategy, settings.tpu)
-    tokenizer = load_tokenizer(settings.preset, vocab_file)
+    source = None
+    if settings.init_from:
+        from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - registers layers
+
+        source = load_trained_model(settings.init_from)
+        tokenizer = source.tokenizer  # the encoder's vocabulary comes with it
+    else:
+        tokenizer = load_tokenizer(settings.preset, vocab_file)
     packer = TextPacker(tokenizer, settings.max_seq_length)
     with strategy.scope():
-        backbone = load_backbone(
-            settings.preset, settings.random_backbone, vocabulary_size=tokenizer.vocabulary_size()
-        )
+        if source is not None:
+            backbone = clone_backbone(source.model, dtype=settings.mixed_precision)
+        else:
+            backbone = load_backbone(
+                settings.preset, settings.random_backbone, vocabulary_size=tokenizer.vocabulary_size(),
+                dtype=settings.mixed_precision,
+            )
     _check_settings(settings, backbone)
     train_splits, eval_splits, skipped = load_packed_data(tasks, settings, packer, verbose)
     cfg = settings.train
     with strategy.scope():
         model = build_mtdnn_model(backbone, tasks, settings.head_input)
-        optimizer = make_optimizer(cfg, total_train_steps(train_splits, cfg.batch_size, cfg.epochs))
+        if source is not None:
+            loaded = initialize_from(model, source.model, list(tasks))
+            if verbose:
+                print(f"Initialised from {settings.init_from}: encoder ({loaded['encoder']} tensors)"
+                      + (f", heads of {', '.join(loaded['heads'])}" if loaded["heads"] else "")
+                      + (f"; new heads for {', '.join(loaded['new_heads'])}" if loaded["new_heads"] else ""))
+        optimizer = make_optimizer(cfg, total_train_steps(train_splits, cfg.batch_size, cfg.epochs,
+                                                          cfg.max_examples_per_task),
+                                   loss_scaling=settings.mixed_precision == "mixed_float16")
         # Build slots now, inside the scope: the first step then only updates them.
         optimizer.build(model.trainable_variables)
     trainer = MultiTaskTrainer(
         model, optimizer, tasks, train_splits, eval_splits, cfg, settings.model_dir, strategy,
-        extra_record={"skipped_rows": skipped, "settings": dataclasses.asdict(settings)},
+        extra_record={"skipped_rows": skipped, "settings": dataclasses.asdict(settings),
+                      "train_examples": {name: len(split) for name, split in train_splits.items()}},
     )
     results = trainer.train()
-    if trainer.chief:
+    if trainer.chief and settings.save_model:
         save_run(model, tokenizer, tasks, settings, settings.model_dir)
     if verbose:
         print("\nFinal dev metrics (chance = best constant prediction):")

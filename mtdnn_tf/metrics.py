@@ -73,3 +73,8 @@ def chance_level(task, labels):
     majority = np.bincount(labels, minlength=task.num_outputs).argmax()
     guess = np.eye(task.num_outputs)[np.full(len(labels), majority)]
     return compute_metrics(task, guess, labels)
+
+
+def primary_metric(task):
+    """The metric a task is compared by: the first its YAML lists."""
+    return task.metrics[0]

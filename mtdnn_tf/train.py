@@ -41,9 +41,22 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of steps of linear warm-u
 flags.DEFINE_float("clip_norm", 1.0, "Global gradient-norm clipping (0 disables).", lower_bound=0.0)
 flags.DEFINE_integer("seed", 13, "Random seed (batch order, shuffling, initialisation).")
 flags.DEFINE_integer("checkpoint_every", 0, "Also checkpoint every N steps (0: epoch ends only).", lower_bound=0)
+flags.DEFINE_integer("sort_window", 32, "Sort each window of this many batches of a task by length, so batches "
+                     "pad little (1: no sorting; batch order stays Algorithm 1's).", lower_bound=1)
+flags.DEFINE_bool("jit_compile", False, "Compile the train and eval steps with XLA (one compilation per bucket shape).")
+flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16"],
+                  "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling).")
+flags.DEFINE_string("init_from", None, "A finished run's --model_dir: start from its encoder (and the heads of "
+                    "tasks it shares with --tasks); the paper's per-task refinement stage. Overrides --preset.")
+flags.DEFINE_float("train_fraction", 1.0, "Train on this seeded fraction of each training split "
+                   "(class-stratified; for domain-adaptation curves).", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_integer("fraction_seed", 0, "Seed of the --train_fraction draw.")
+flags.DEFINE_integer("max_examples_per_task", 0, "Budget: at most this many training examples of each task per "
+                     "epoch, a new seeded draw each epoch (0: all).", lower_bound=0)
 flags.DEFINE_integer("verbose", 1, "0: quiet; 1: progress bars.", lower_bound=0, upper_bound=1)
 
 flags.mark_flags_as_required(["tasks", "model_dir"])
+flags.register_validator("train_fraction", lambda v: v > 0, "--train_fraction must be in (0, 1]")
 flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be positive")
 flags.register_validator(
     "heads", lambda v: all(i.partition("=")[0] and i.partition("=")[2] for i in v),
@@ -71,12 +84,14 @@ def settings_from_flags():
         random_backbone=FLAGS.random_backbone, vocab_file=FLAGS.vocab_file,
         generate_demo_data=FLAGS.generate_demo_data, max_seq_length=FLAGS.max_seq_length,
         head_input=FLAGS.head_input, head_overrides=parse_heads(FLAGS.heads), skip_malformed=FLAGS.skip_malformed,
-        strategy=FLAGS.strategy, tpu=FLAGS.tpu,
+        strategy=FLAGS.strategy, tpu=FLAGS.tpu, mixed_precision=FLAGS.mixed_precision,
+        init_from=FLAGS.init_from, train_fraction=FLAGS.train_fraction, fraction_seed=FLAGS.fraction_seed,
         train=TrainConfig(
             epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
-            verbose=FLAGS.verbose,
+            sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile,
+            max_examples_per_task=FLAGS.max_examples_per_task, verbose=FLAGS.verbose,
         ),
     )
 

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import tensorflow as tf
 
 from conftest import make_trainer as _trainer
 
@@ -34,3 +35,40 @@ def test_rerun_resumes_from_latest_checkpoint(demo_tasks, demo_dir, demo_tokeniz
     assert int(second.optimizer.iterations.numpy()) == 50
     record = json.loads((tmp_path / "metrics.json").read_text())
     assert [e["epoch"] for e in record["epochs"]] == [1, 2]
+
+
+def test_xla_and_mixed_bfloat16_training_steps_run_and_learn(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
+    import dataclasses
+
+    import keras
+
+    from mtdnn_tf.data.packing import TextPacker
+    from mtdnn_tf.data.pipeline import pack_split
+    from mtdnn_tf.data.readers import read_split
+    from mtdnn_tf.models.backbone import load_backbone
+    from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
+    from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+
+    tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_pair")}
+    packer = TextPacker(demo_tokenizer, 24)
+    train = {n: pack_split(packer, read_split(t, "train", demo_dir), task=t) for n, t in tasks.items()}
+    dev = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir), task=t)} for n, t in tasks.items()}
+    for policy, loss_scaling in [("mixed_bfloat16", False), ("mixed_float16", True)]:
+        config = TrainConfig(epochs=2, batch_size=16, learning_rate=2e-3, seed=0, verbose=0, jit_compile=True)
+        keras.utils.set_random_seed(0)
+        backbone = load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
+                                 vocabulary_size=demo_tokenizer.vocabulary_size(), max_sequence_length=64,
+                                 dtype=policy)
+        model = build_mtdnn_model(backbone, tasks, "mean")
+        optimizer = make_optimizer(config, total_train_steps(train, 16, 2), loss_scaling=loss_scaling)
+        optimizer.build(model.trainable_variables)
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaling
+        trainer = MultiTaskTrainer(model, optimizer, tasks, train, dev, dataclasses.replace(config),
+                                   tmp_path / policy, tf.distribute.get_strategy())
+        results = trainer.train()
+        # The encoder computes in 16 bits; heads, outputs and variables stay float32.
+        assert backbone.compute_dtype in ("bfloat16", "float16")
+        assert all(v.dtype == "float32" for v in model.trainable_variables)
+        batch = next(iter(tf.data.Dataset.from_tensor_slices(dev["demo_pair"]["dev"].features).batch(4)))
+        assert model(batch)["demo_pair"].dtype == "float32"
+        assert results["demo_sentiment"]["dev"]["accuracy"] > 0.8, (policy, results)

@@ -2,9 +2,12 @@
 
 Every task split is tokenised once into numpy arrays (``PackedSplit``). Each
 epoch, a task's training examples are shuffled with a seed derived from
-(seed, epoch, task) and cut into batches; each batch is trimmed to its longest
-real sequence (rounded up to a multiple of 8), so short GLUE sentences do not
-pay for padding to ``max_seq_length``.
+(seed, epoch, task); within windows of ``sort_window`` batches they are sorted
+by length before being cut into batches, and the full batches are shuffled
+again, so a batch holds examples of similar length. Each batch is then cut to
+the smallest of a few fixed bucket lengths that holds its longest sequence:
+short GLUE sentences do not pay for padding to ``max_seq_length``, and XLA
+compiles a handful of shapes instead of one per batch.
 """
 
 import dataclasses
@@ -15,7 +18,9 @@ import tensorflow as tf
 from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.data.ranking import gather_groups, group_candidates
 
-PAD_MULTIPLE = 8
+# Padded lengths a batch may take (plus max_seq_length itself).
+BUCKET_STEPS = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 256, 320, 384, 448, 512)
+DEFAULT_SORT_WINDOW = 32
 
 
 @dataclasses.dataclass
@@ -39,6 +44,12 @@ class PackedSplit:
     def __len__(self):
         return len(self.features["token_ids"])
 
+    @property
+    def lengths(self):
+        """Real (non-padding) length of each unit; of its longest candidate for ranking groups."""
+        lengths = self.features["padding_mask"].sum(axis=-1)
+        return lengths.max(axis=-1) if lengths.ndim > 1 else lengths
+
 
 def pack_split(packer, examples, description=None, task=None):
     """Tokenises SplitExamples into a PackedSplit (grouped for ranking ``task``)."""
@@ -58,12 +69,26 @@ def pack_split(packer, examples, description=None, task=None):
     )
 
 
-def trim_features(features):
-    """Cuts the batch's padding columns beyond its longest sequence (rounded up)."""
-    length = tf.reduce_max(tf.reduce_sum(features["padding_mask"], axis=-1))
-    length = (length + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE
-    length = tf.minimum(length, tf.shape(features["token_ids"])[-1])
-    return {k: v[..., :length] for k, v in features.items()}
+def bucket_lengths(max_seq_length):
+    """The fixed set of padded lengths used for ``max_seq_length``."""
+    return [b for b in BUCKET_STEPS if b < max_seq_length] + [max_seq_length]
+
+
+def trim_features(features, buckets=None):
+    """Cuts the batch's padding columns to the smallest bucket that holds its longest sequence.
+
+    Args:
+        features: dict of [..., max_len] tensors with a ``padding_mask``.
+        buckets: ascending padded lengths; default ``bucket_lengths(max_len)``
+            (needs a static max_len).
+    """
+    max_len = features["token_ids"].shape[-1]
+    if buckets is None:
+        buckets = bucket_lengths(max_len)
+    length = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=-1))
+    boundaries = tf.constant(buckets, tf.int32)
+    index = tf.minimum(tf.searchsorted(boundaries, tf.reshape(length, [1]))[0], len(buckets) - 1)
+    return {k: v[..., : boundaries[index]] for k, v in features.items()}
 
 
 def _trim(features, labels):
@@ -80,16 +105,45 @@ def num_batches(num_examples, batch_size):
     return -(-num_examples // batch_size)
 
 
-def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0):
-    """One epoch of shuffled, trimmed batches for one task, starting after ``skip_batches``."""
-    order = epoch_permutation(len(split), seed, epoch, task_index)[skip_batches * batch_size :]
+def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAULT_SORT_WINDOW, max_examples=0):
+    """One task's example order for one epoch: consecutive ``batch_size`` runs are its batches.
+
+    Deterministic in (seed, epoch, task_index). With ``max_examples``, only the
+    first that many of the epoch's shuffle are used (a new draw each epoch).
+    With ``sort_window`` > 1, each window of that many batches is sorted by
+    length before cutting, and the full batches are then shuffled; the partial
+    batch, if any, stays last.
+    """
+    order = epoch_permutation(len(lengths), seed, epoch, task_index)
+    if max_examples:
+        order = order[:max_examples]
+    if sort_window <= 1:
+        return order
+    window = batch_size * sort_window
+    order = np.concatenate([
+        chunk[np.argsort(lengths[chunk], kind="stable")]
+        for chunk in np.split(order, range(window, len(order), window))
+    ]) if len(order) else order
+    full = len(order) // batch_size
+    batches = order[: full * batch_size].reshape(full, batch_size)
+    shuffled = batches[np.random.default_rng([seed, epoch, task_index, 1]).permutation(full)]
+    return np.concatenate([shuffled.reshape(-1), order[full * batch_size :]])
+
+
+def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, sort_window=DEFAULT_SORT_WINDOW,
+                  max_examples=0):
+    """One epoch of shuffled, bucketed batches for one task, starting after ``skip_batches``."""
+    order = epoch_order(split.lengths, batch_size, seed, epoch, task_index, sort_window, max_examples)
+    order = order[skip_batches * batch_size :]
     features = {k: split.features[k][order] for k in FEATURES}
     dataset = tf.data.Dataset.from_tensor_slices((features, split.labels[order]))
     return dataset.batch(batch_size).map(_trim).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(split, batch_size):
-    """The split in file order, batched and trimmed; labels are zeros for unlabelled splits."""
+def eval_dataset(split, batch_size, bucketed=True):
+    """The split in file order, batched (and bucketed); labels are zeros for unlabelled splits."""
     labels = split.labels if split.labels is not None else np.zeros(split.features["token_ids"].shape[:-1], np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices((split.features, labels))
-    return dataset.batch(batch_size).map(_trim).prefetch(tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.from_tensor_slices((split.features, labels)).batch(batch_size)
+    if bucketed:
+        dataset = dataset.map(_trim)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -69,12 +69,17 @@ def load_tokenizer(preset=None, vocab_file=None):
     return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
 
 
-def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_sequence_length=512, dropout=0.1):
-    """A keras-hub ``BertBackbone``: pretrained from ``preset``, or random of ``random_size``."""
+def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_sequence_length=512, dropout=0.1,
+                  dtype=None):
+    """A keras-hub ``BertBackbone``: pretrained from ``preset``, or random of ``random_size``.
+
+    ``dtype`` is a Keras dtype policy name, e.g. 'mixed_bfloat16' (variables
+    stay float32, computation runs in bfloat16); None keeps the global policy.
+    """
     if preset:
         _check_preset(preset)
         try:
-            return keras_hub.models.BertBackbone.from_preset(preset)
+            return keras_hub.models.BertBackbone.from_preset(preset, dtype=dtype)
         except Exception as e:
             raise UserInputError(f"--preset: cannot load a BERT backbone from {preset!r}: {e}") from None
     sizes = parse_random_size(random_size or "tiny")
@@ -82,5 +87,6 @@ def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_seque
         vocabulary_size=vocabulary_size,
         max_sequence_length=max_sequence_length,
         dropout=dropout,
+        dtype=dtype,
         **sizes,
     )

@@ -15,12 +15,17 @@ class Evaluator:
         model: the multi-task model.
         strategy: the tf.distribute strategy the model was built under.
         batch_size: global evaluation batch size.
+        jit_compile: compile the forward pass with XLA.
+        bucketed: cut batches to bucket lengths (see ``bucket_lengths``) rather
+            than running every batch at ``max_seq_length``; results are the same.
     """
 
-    def __init__(self, model, strategy, batch_size=64):
+    def __init__(self, model, strategy, batch_size=64, jit_compile=False, bucketed=True):
         self.model = model
         self.strategy = strategy
         self.batch_size = batch_size
+        self.jit_compile = jit_compile
+        self.bucketed = bucketed
         self._steps = {}
 
     def _predict_step(self, task, element_spec):
@@ -28,9 +33,15 @@ class Evaluator:
         if task_name not in self._steps:
             head_model = task_model(self.model, task_name)
 
+            def forward(features):
+                return task_forward(task, head_model, features)
+
+            if self.jit_compile:
+                forward = tf.function(forward, jit_compile=True)
+
             @tf.function(input_signature=[element_spec])
             def step(features):
-                outputs = self.strategy.run(lambda f: task_forward(task, head_model, f), args=(features,))
+                outputs = self.strategy.run(forward, args=(features,))
                 return self.strategy.gather(outputs, axis=0)
 
             self._steps[task_name] = step
@@ -38,7 +49,7 @@ class Evaluator:
 
     def predict(self, task, split):
         """Model outputs for every unit (example, or ranking group) of a PackedSplit, in order."""
-        dataset = eval_dataset(split, self.batch_size).map(lambda features, labels: features)
+        dataset = eval_dataset(split, self.batch_size, self.bucketed).map(lambda features, labels: features)
         dataset = self.strategy.experimental_distribute_dataset(dataset)
         step = self._predict_step(task, dataset.element_spec)
         return np.concatenate([step(features).numpy() for features in dataset])

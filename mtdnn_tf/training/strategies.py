@@ -1,5 +1,10 @@
 """Choosing a tf.distribute strategy by name."""
 
+import glob
+import os
+import socket
+import urllib.parse
+
 import tensorflow as tf
 
 from mtdnn_tf.errors import UserInputError
@@ -22,6 +27,7 @@ def make_strategy(name="default", tpu=None):
     if name == "multi_worker_mirrored":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
+        _check_tpu_reachable(tpu)
         try:
             resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
             tf.config.experimental_connect_to_cluster(resolver)
@@ -41,3 +47,28 @@ def is_chief(strategy):
     task_type, task_id = resolver.task_type, resolver.task_id
     return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and
                                              "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _check_tpu_reachable(tpu, timeout=5.0):
+    """Fails fast, with a message, where TensorFlow would hang or wait on a missing TPU.
+
+    A grpc:// address must accept a TCP connection; without an address this must be
+    a TPU VM (``/dev/accel*``) or name one in TPU_NAME. Named Cloud TPUs are left to
+    TPUClusterResolver, which asks the Cloud API.
+    """
+    if not tpu or tpu == "local":
+        if tpu != "local" and os.environ.get("TPU_NAME"):
+            return
+        if not glob.glob("/dev/accel*") and not glob.glob("/dev/vfio/[0-9]*"):
+            raise UserInputError(
+                "--strategy=tpu: no TPU reachable: this machine has no local TPU devices and no --tpu "
+                "address was given (use --tpu=grpc://host:8470 or a Cloud TPU name)")
+        return
+    if tpu.startswith("grpc://"):
+        address = urllib.parse.urlparse(tpu)
+        if not address.hostname or not address.port:
+            raise UserInputError(f"--tpu: {tpu!r} is not of the form grpc://host:port")
+        try:
+            socket.create_connection((address.hostname, address.port), timeout=timeout).close()
+        except OSError as e:
+            raise UserInputError(f"--strategy=tpu: no TPU reachable at {tpu}: {e}") from None

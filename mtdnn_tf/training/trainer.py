@@ -16,7 +16,7 @@ import time
 import keras
 import tensorflow as tf
 
-from mtdnn_tf.data.pipeline import num_batches, train_dataset
+from mtdnn_tf.data.pipeline import DEFAULT_SORT_WINDOW, num_batches, train_dataset
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.mtdnn_model import task_forward, task_model, task_variables
@@ -43,11 +43,20 @@ class TrainConfig:
     seed: int = 13
     checkpoint_every: int = 0  # also every N steps; 0: at epoch ends only
     keep_checkpoints: int = 3
+    sort_window: int = DEFAULT_SORT_WINDOW  # batches sorted by length together; 1: no sorting
+    jit_compile: bool = False  # XLA for the forward/backward pass and evaluation
+    max_examples_per_task: int = 0  # per epoch, a fresh seeded draw; 0: all of them
+    evaluate_every: int = 1  # evaluate every N epochs (and always after the last); 0: after the last only
+    save_checkpoints: bool = True  # False: nothing is written to checkpoints/ (short throw-away runs)
     verbose: int = 1
 
 
-def make_optimizer(config, total_steps):
-    """Adamax with linear warm-up and decay (the paper's optimiser; the trainer clips)."""
+def make_optimizer(config, total_steps, loss_scaling=False):
+    """Adamax with linear warm-up and decay (the paper's optimiser; the trainer clips).
+
+    With ``loss_scaling`` (for the mixed_float16 policy) it is wrapped in a
+    dynamic ``keras.optimizers.LossScaleOptimizer``.
+    """
     schedule = WarmupLinearDecay(
         peak=config.learning_rate,
         total_steps=total_steps,
@@ -55,7 +64,8 @@ def make_optimizer(config, total_steps):
     )
     # Gradient clipping is done by the trainer on the all-reduced gradients: Keras'
     # own global_clipnorm would clip each replica's part separately.
-    return keras.optimizers.Adamax(learning_rate=schedule)
+    optimizer = keras.optimizers.Adamax(learning_rate=schedule)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
 
 
 def _scale(gradient, factor):
@@ -64,8 +74,14 @@ def _scale(gradient, factor):
     return gradient * factor
 
 
-def total_train_steps(train_splits, batch_size, epochs):
-    return epochs * sum(num_batches(len(s), batch_size) for s in train_splits.values())
+def epoch_examples(num_examples, cap=0):
+    """Examples of one task trained per epoch, under a per-task cap (0: no cap)."""
+    return min(num_examples, cap) if cap else num_examples
+
+
+def total_train_steps(train_splits, batch_size, epochs, max_examples_per_task=0):
+    return epochs * sum(num_batches(epoch_examples(len(s), max_examples_per_task), batch_size)
+                        for s in train_splits.values())
 
 
 def _write_json_atomically(path, data):
@@ -99,7 +115,7 @@ class MultiTaskTrainer:
         self.chief = is_chief(strategy)
         self.extra_record = extra_record or {}
         self.task_index = {name: i for i, name in enumerate(tasks)}
-        self.evaluator = Evaluator(model, strategy, config.eval_batch_size)
+        self.evaluator = Evaluator(model, strategy, config.eval_batch_size, jit_compile=config.jit_compile)
         with strategy.scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
@@ -123,18 +139,31 @@ class MultiTaskTrainer:
         replicas = self.strategy.num_replicas_in_sync
         clip_norm = self.config.clip_norm
 
-        def replica_step(features, labels):
+        scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+
+        def loss_and_gradients(features, labels):
             with tf.GradientTape() as tape:
                 outputs = task_forward(task, head_model, features, training=True)
                 loss = task_loss(task, labels, outputs, replicas)
+                scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
+            return loss, tape.gradient(scaled_loss, variables)
+
+        if self.config.jit_compile:  # XLA compiles once per padded shape (see bucket_lengths)
+            loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+        def replica_step(features, labels):
+            loss, all_gradients = loss_and_gradients(features, labels)
             # Known at trace time: e.g. the unused pooler has no gradient.
-            pairs = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
+            pairs = [(g, v) for g, v in zip(all_gradients, variables) if g is not None]
             gradients = [g for g, _ in pairs]
             if replicas > 1:  # Clip the global-batch gradient, as one device would.
                 gradients = tf.distribute.get_replica_context().all_reduce(
                     tf.distribute.ReduceOp.SUM, gradients)
             if clip_norm > 0:
-                gradients, _ = tf.clip_by_global_norm(gradients, clip_norm)
+                # Scaled gradients are clipped at the scaled norm: the same as clipping
+                # the true gradient; the LossScaleOptimizer unscales them after.
+                limit = clip_norm * tf.cast(self.optimizer.dynamic_scale, tf.float32) if scaled else clip_norm
+                gradients, _ = tf.clip_by_global_norm(gradients, limit)
             if replicas > 1:  # The optimizer sums the replicas' gradients again.
                 gradients = [_scale(g, 1.0 / replicas) for g in gradients]
             self.optimizer.apply_gradients(zip(gradients, [v for _, v in pairs]))
@@ -165,13 +194,16 @@ class MultiTaskTrainer:
         return latest
 
     def _save(self):
+        if not self.config.save_checkpoints:
+            return
         self.manager.save(checkpoint_number=int(self.optimizer.iterations.numpy()))
 
-    def _record(self, epoch_metrics, elapsed):
+    def _record(self, epoch_metrics, elapsed, latest):
+        """Appends an epoch (metrics None if it was not evaluated) and rewrites metrics.json."""
         self.history.append({"epoch": int(self.epoch.numpy()), "seconds": round(elapsed, 1),
                              "metrics": epoch_metrics})
         if self.chief:
-            record = {**self.extra_record, "epochs": self.history, "final": epoch_metrics}
+            record = {**self.extra_record, "epochs": self.history, "final": latest}
             _write_json_atomically(self.model_dir / "metrics.json", record)
 
     # -- loop ----------------------------------------------------------------
@@ -187,38 +219,45 @@ class MultiTaskTrainer:
         if restored and existing.is_file():
             self.history = json.loads(existing.read_text()).get("epochs", [])
         writer = tf.summary.create_file_writer(str(self.model_dir / "tensorboard")) if self.chief else None
-        last = self.history[-1]["metrics"] if self.history else {}
-        batches = {name: num_batches(len(split), cfg.batch_size) for name, split in self.train_splits.items()}
+        evaluated = [e["metrics"] for e in self.history if e["metrics"] is not None]
+        last = evaluated[-1] if evaluated else {}
         while int(self.epoch.numpy()) < cfg.epochs:
             epoch = int(self.epoch.numpy())
             started = time.time()
-            self._run_epoch(epoch, batches, writer)
-            last = self.evaluator.evaluate(self.tasks, self.eval_splits)
+            self.run_epoch(epoch, writer)
+            evaluate = epoch + 1 == cfg.epochs or (cfg.evaluate_every and (epoch + 1) % cfg.evaluate_every == 0)
+            if evaluate:
+                last = self.evaluator.evaluate(self.tasks, self.eval_splits)
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             self._save()
-            self._record(last, time.time() - started)
-            if writer is not None:
+            self._record(last if evaluate else None, time.time() - started, last)
+            if writer is not None and evaluate:
                 with writer.as_default(step=epoch + 1):
                     for task, by_split in last.items():
                         for split, values in by_split.items():
                             for metric, value in values.items():
                                 tf.summary.scalar(f"{task}/{split}/{metric}", value)
                 writer.flush()
-            if cfg.verbose:
+            if cfg.verbose and evaluate:
                 print(f"epoch {epoch + 1}/{cfg.epochs} ({time.time() - started:.0f} s): "
                       + format_metrics_inline(last))
         return last
 
-    def _run_epoch(self, epoch, batches, writer):
+    def run_epoch(self, epoch, writer=None):
+        """Trains one epoch of Algorithm 1 from ``step_in_epoch`` on; no evaluation or epoch checkpoint."""
         cfg = self.config
+        cap = cfg.max_examples_per_task
+        batches = {name: num_batches(epoch_examples(len(split), cap), cfg.batch_size)
+                   for name, split in self.train_splits.items()}
         order = algorithm1_order(batches, cfg.seed, epoch)
         start = int(self.step_in_epoch.numpy())
         done = {name: order[:start].count(name) for name in batches}
         iterators = {}
         for name, split in self.train_splits.items():
             dataset = self.strategy.experimental_distribute_dataset(
-                train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], done[name]))
+                train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], done[name],
+                              cfg.sort_window, cap))
             if name not in self._steps:
                 self._steps[name] = self._make_train_step(name, dataset.element_spec)
             iterators[name] = iter(dataset)
@@ -237,7 +276,7 @@ class MultiTaskTrainer:
                     f" its batch {order[:position + 1].count(name)}); the last good checkpoint is kept"
                 )
             self.step_in_epoch.assign(position + 1)
-            remaining = len(self.train_splits[name]) - done[name] * cfg.batch_size
+            remaining = epoch_examples(len(self.train_splits[name]), cap) - done[name] * cfg.batch_size
             seen += min(cfg.batch_size, remaining)
             done[name] += 1
             loss_sum += loss

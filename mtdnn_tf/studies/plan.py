@@ -1,0 +1,123 @@
+"""What a study trains: a pure list of runs, each a name and its RunSettings."""
+
+import dataclasses
+import math
+
+from mtdnn_tf.experiment import RunSettings
+from mtdnn_tf.training.trainer import TrainConfig
+
+
+@dataclasses.dataclass
+class StudyConfig:
+    """One study's design and budget.
+
+    Args:
+        tasks: tasks trained jointly (the per-task table covers each of them).
+        target: the domain-adaptation task, held out of multi-task training.
+        data_dir, preset: task files and the pretrained encoder.
+        study_dir: every run's model_dir lives under it, with study.json.
+        seeds: one multi-task, single-task and refinement run per seed.
+        fractions: training-data fractions of ``target`` for the adaptation curve.
+        samples_per_fraction: random draws of each fraction below 1 (1.0 gets one).
+        epochs: multi-task and single-task epochs (the same budget for both).
+        refine_epochs: per-task refinement epochs after multi-task training.
+        adapt_epochs, adapt_min_steps: fine-tuning on a fraction runs at least
+            ``adapt_epochs`` epochs and enough epochs for ``adapt_min_steps`` steps.
+        max_examples_per_task: per-epoch cap on each task's training examples.
+    """
+
+    tasks: list
+    target: str
+    data_dir: str
+    preset: str
+    study_dir: str
+    seeds: list = dataclasses.field(default_factory=lambda: [1, 2])
+    fractions: list = dataclasses.field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0])
+    samples_per_fraction: int = 3
+    epochs: int = 3
+    refine_epochs: int = 1
+    adapt_epochs: int = 2
+    adapt_min_steps: int = 20
+    max_examples_per_task: int = 256
+    max_seq_length: int = 128
+    batch_size: int = 32
+    learning_rate: float = 2e-4
+    head_input: str = "mean"
+    task_dir: str = None
+    random_backbone: str = None  # instead of a preset (tests): a random encoder of this size
+    vocab_file: str = None
+
+
+@dataclasses.dataclass
+class PlannedRun:
+    """One training run of a study; ``needs`` names the run whose model it starts from."""
+
+    name: str
+    kind: str  # 'multi_task', 'single_task', 'refined', 'adapt'
+    settings: RunSettings
+    task: str = None
+    seed: int = None
+    fraction: float = None
+    init: str = None  # for 'adapt': 'mtdnn' or 'pretrained'
+    needs: str = None
+
+
+def _settings(config, name, tasks, seed, epochs, **extra):
+    train = TrainConfig(
+        epochs=epochs, batch_size=config.batch_size, learning_rate=config.learning_rate, seed=seed,
+        max_examples_per_task=config.max_examples_per_task, evaluate_every=0, save_checkpoints=False, verbose=0,
+    )
+    return RunSettings(
+        tasks=list(tasks), model_dir=f"{config.study_dir}/{name}", data_dir=config.data_dir,
+        task_dir=config.task_dir, preset=config.preset, random_backbone=config.random_backbone,
+        vocab_file=config.vocab_file, max_seq_length=config.max_seq_length,
+        head_input=config.head_input, train=train, save_model=False, **extra)
+
+
+def adapt_epochs(config, train_size, fraction):
+    """Epochs for fine-tuning on ``fraction`` of ``train_size`` examples (see StudyConfig)."""
+    from mtdnn_tf.data.pipeline import num_batches  # noqa: PLC0415
+
+    examples = max(1, int(round(fraction * train_size)))
+    return max(config.adapt_epochs, math.ceil(config.adapt_min_steps / num_batches(examples, config.batch_size)))
+
+
+def plan_study(config, target_train_size):
+    """The study's runs, in an order where every run comes after the one it needs.
+
+    Args:
+        config: StudyConfig.
+        target_train_size: examples in the target task's training split (sets
+            the epochs of the fraction runs).
+    """
+    if config.target in config.tasks:
+        raise ValueError(f"the adaptation target {config.target!r} must not be one of the multi-task tasks")
+    runs = []
+    for seed in config.seeds:
+        mt = f"multi_task/seed{seed}"
+        settings = _settings(config, mt, config.tasks, seed, config.epochs)
+        settings.save_model = True  # refinement and adaptation start from it
+        runs.append(PlannedRun(mt, "multi_task", settings, seed=seed))
+        for task in config.tasks:
+            name = f"single_task/{task}/seed{seed}"
+            runs.append(PlannedRun(name, "single_task", _settings(config, name, [task], seed, config.epochs),
+                                   task=task, seed=seed))
+            name = f"refined/{task}/seed{seed}"
+            settings = _settings(config, name, [task], seed, config.refine_epochs,
+                                 init_from=f"{config.study_dir}/{mt}")
+            runs.append(PlannedRun(name, "refined", settings, task=task, seed=seed, needs=mt))
+    source = f"multi_task/seed{config.seeds[0]}"
+    for fraction in config.fractions:
+        draws = 1 if fraction >= 1 else config.samples_per_fraction
+        epochs = adapt_epochs(config, target_train_size, fraction)
+        for sample in range(draws):
+            for init in ("mtdnn", "pretrained"):
+                name = f"adapt/{config.target}/{fraction:g}/sample{sample}/{init}"
+                extra = dict(train_fraction=fraction, fraction_seed=sample)
+                if init == "mtdnn":
+                    extra["init_from"] = f"{config.study_dir}/{source}"
+                settings = _settings(config, name, [config.target], sample, epochs, **extra)
+                settings.train.max_examples_per_task = 0  # a fraction means all of that fraction
+                runs.append(PlannedRun(name, "adapt", settings, task=config.target, seed=sample,
+                                       fraction=fraction, init=init, needs=source if init == "mtdnn" else None))
+    return runs

@@ -1,0 +1,135 @@
+"""The study report: docs/RESULTS.md tables and the domain-adaptation curve, from metrics JSON."""
+
+import json
+import pathlib
+import platform
+
+import numpy as np
+
+from mtdnn_tf.metrics import primary_metric
+
+
+def _final(model_dir):
+    return json.loads((pathlib.Path(model_dir) / "metrics.json").read_text())["final"]
+
+
+def _mean_spread(values):
+    values = np.asarray(values, float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def _cell(values):
+    mean, spread = _mean_spread(values)
+    return f"{100 * mean:.1f} ± {100 * spread:.1f}" if len(values) > 1 else f"{100 * mean:.1f}"
+
+
+def collect(study):
+    """Per run, the task's primary dev metric: {(kind, task, fraction, init): [values over seeds]}."""
+    from mtdnn_tf.tasks import load_tasks  # noqa: PLC0415
+
+    config = study["config"]
+    names = sorted({r["task"] for r in study["runs"].values() if r["task"]} | set(config["tasks"]))
+    tasks = load_tasks(names, config.get("task_dir"))
+    table = {}
+    for entry in study["runs"].values():
+        final = _final(entry["model_dir"])
+        task_names = [entry["task"]] if entry["task"] else config["tasks"]
+        for name in task_names:
+            metric = primary_metric(tasks[name])
+            value = final[name]["dev"][metric]
+            key = (entry["kind"], name, entry.get("fraction"), entry.get("init"))
+            table.setdefault(key, []).append(value)
+    return table, {n: primary_metric(t) for n, t in tasks.items()}
+
+
+def plot_adaptation(table, target, path):
+    """Dev metric against training fraction, mean with min-max band, for both starting points."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for init, label in [("mtdnn", "MT-DNN encoder"), ("pretrained", "pretrained encoder only")]:
+        points = sorted((k[2], v) for k, v in table.items() if k[0] == "adapt" and k[3] == init)
+        if not points:
+            continue
+        x = [100 * f for f, _ in points]
+        mean = [np.mean(v) for _, v in points]
+        axes.plot(x, mean, marker="o", label=label)
+        axes.fill_between(x, [np.min(v) for _, v in points], [np.max(v) for _, v in points], alpha=0.2)
+    axes.set_xscale("log")
+    axes.set_xlabel(f"% of {target} training data")
+    axes.set_ylabel(f"{target} dev metric")
+    axes.set_title(f"Domain adaptation to {target}")
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_report(study_json, out_md, out_png, command="", machine=None):
+    """Writes the Markdown report and the PNG curve; returns the Markdown text."""
+    study = json.loads(pathlib.Path(study_json).read_text())
+    config = study["config"]
+    table, metrics = collect(study)
+    out_md, out_png = pathlib.Path(out_md), pathlib.Path(out_png)
+    out_md.parent.mkdir(parents=True, exist_ok=True)
+    plot_adaptation(table, config["target"], out_png)
+    machine = machine or f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores, no GPU"
+    seeds = ", ".join(str(s) for s in config["seeds"])
+    lines = [
+        "# Results: multi-task learning and domain adaptation",
+        "",
+        f"Written by `mtdnn_tf.study` from the runs' `metrics.json` files; reproduce with `{command}`."
+        if command else "Written by `mtdnn_tf.study` from the runs' `metrics.json` files.",
+        "",
+        f"- Machine: {machine}. Total training and evaluation time: {study.get('seconds', 0) / 60:.0f} min"
+        f" over {len(study['runs'])} runs.",
+        f"- Encoder: `{config['preset']}`; head input: {config['head_input']}; max length"
+        f" {config['max_seq_length']}; batch {config['batch_size']}; Adamax, peak learning rate"
+        f" {config['learning_rate']}, 10% warm-up, linear decay.",
+        f"- Budget: at most {config['max_examples_per_task']} training examples per task per epoch (a new"
+        f" draw each epoch); {config['epochs']} epochs for multi-task and single-task training;"
+        f" {config['refine_epochs']} refinement epoch(s); seeds {seeds}.",
+        "- Metric: each task's primary dev metric (" + ", ".join(f"{t}: {m}" for t, m in metrics.items())
+        + "), as a percentage; mean ± sample standard deviation over seeds.",
+        "",
+        "## Single-task vs multi-task vs multi-task + refinement",
+        "",
+        "| task | single-task | multi-task | multi-task + refinement |",
+        "|---|---:|---:|---:|",
+    ]
+    for task in config["tasks"]:
+        cells = [_cell(table[(kind, task, None, None)]) if (kind, task, None, None) in table else "—"
+                 for kind in ("single_task", "multi_task", "refined")]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    target = config["target"]
+    lines += [
+        "",
+        f"## Domain adaptation to {target}",
+        "",
+        f"{target} was held out of multi-task training. Fine-tuned on a random, class-stratified"
+        f" fraction of its training data, starting from the multi-task encoder (seed"
+        f" {config['seeds'][0]}) or from the pretrained encoder alone; {config['samples_per_fraction']}"
+        " draws per fraction below 100% (mean ± standard deviation, [min, max]).",
+        "",
+        "| fraction | examples | pretrained encoder | MT-DNN encoder |",
+        "|---:|---:|---:|---:|",
+    ]
+    sizes = {}
+    for entry in study["runs"].values():
+        if entry["kind"] == "adapt":
+            record = json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())
+            sizes[entry["fraction"]] = record.get("train_examples", {}).get(target)
+    for fraction in sorted({k[2] for k in table if k[0] == "adapt"}):
+        cells = []
+        for init in ("pretrained", "mtdnn"):
+            values = table.get(("adapt", target, fraction, init), [])
+            cells.append(f"{_cell(values)} [{100 * min(values):.1f}, {100 * max(values):.1f}]" if values else "—")
+        lines.append(f"| {100 * fraction:g}% | {sizes.get(fraction, '?')} | " + " | ".join(cells) + " |")
+    lines += ["", f"![domain adaptation curve]({out_png.name})", ""]
+    text = "\n".join(lines)
+    out_md.write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,63 @@
+"""Running a planned study: each run once, finished runs skipped on a rerun."""
+
+import dataclasses
+import json
+import pathlib
+import shutil
+import time
+
+from mtdnn_tf.data.readers import read_split
+from mtdnn_tf.experiment import run
+from mtdnn_tf.studies.plan import plan_study
+from mtdnn_tf.tasks import load_tasks
+
+
+def _finished(planned):
+    """A run is done when its metrics.json holds every epoch (and its model, if others need it)."""
+    model_dir = pathlib.Path(planned.settings.model_dir)
+    metrics = model_dir / "metrics.json"
+    if not metrics.is_file():
+        return False
+    record = json.loads(metrics.read_text())
+    if len(record.get("epochs", [])) < planned.settings.train.epochs:
+        return False
+    return not planned.settings.save_model or (model_dir / "model.keras").is_file()
+
+
+def run_study(config, verbose=True):
+    """Runs every planned run not yet finished; writes ``<study_dir>/study.json``.
+
+    Returns the path of study.json, which lists each run with its kind, task,
+    seed, fraction, initialisation, model_dir and wall time.
+    """
+    import keras  # noqa: PLC0415
+
+    study_dir = pathlib.Path(config.study_dir)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    target = load_tasks([config.target], config.task_dir)[config.target]
+    target_size = len(read_split(target, "train", config.data_dir))
+    runs = plan_study(config, target_size)
+    index_path = study_dir / "study.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {"runs": {}}
+    index["config"] = dataclasses.asdict(config)
+    started = time.time()
+    for number, planned in enumerate(runs, 1):
+        if _finished(planned):
+            continue
+        if verbose:
+            print(f"[{number}/{len(runs)}] {planned.name}", flush=True)
+        shutil.rmtree(planned.settings.model_dir, ignore_errors=True)  # a half-done run starts over
+        tick = time.time()
+        keras.backend.clear_session()  # runs share the process; free the previous graph
+        run(planned.settings, verbose=False)
+        entry = {k: v for k, v in dataclasses.asdict(planned).items() if k != "settings"}
+        entry.update(model_dir=planned.settings.model_dir, seconds=round(time.time() - tick, 1),
+                     epochs=planned.settings.train.epochs)
+        index["runs"][planned.name] = entry
+        index["seconds"] = round(index.get("seconds", 0) + time.time() - tick, 1)
+        tmp = index_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(index, indent=2) + "\n")
+        tmp.replace(index_path)
+    if verbose:
+        print(f"Study runs done in {time.time() - started:.0f} s ({len(runs)} runs)")
+    return index_path

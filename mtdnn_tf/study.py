@@ -1,0 +1,114 @@
+"""Command line: the paper's comparisons on your tasks, ending in a results report.
+
+    python -m mtdnn_tf.study --flagfile=configs/study.flags
+
+Trains, per seed, one multi-task model on --tasks, a single-task baseline of
+each task with the same budget, and a per-task refinement of the multi-task
+model; then fine-tunes --target (held out of multi-task training) on fractions
+of its training data from the multi-task encoder and from the pretrained
+encoder alone. Writes --report (Markdown) and --plot (PNG) from the runs'
+metrics.json files. Rerunning skips finished runs; --report_only rewrites the
+report from what is there.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_list("tasks", None, "Tasks trained jointly; the per-task table covers each.")
+flags.DEFINE_string("target", None, "Domain-adaptation task, held out of multi-task training.")
+flags.DEFINE_string("data_dir", None, "Root of the task files.")
+flags.DEFINE_string("preset", None, "Pretrained encoder (keras-hub preset or local directory).")
+flags.DEFINE_string("task_dir", None, "Directory of task YAML files (default: configs/tasks).")
+flags.DEFINE_string("study_dir", None, "Where every run's model_dir and study.json go.")
+flags.DEFINE_list("seeds", ["1", "2"], "Seeds of the multi-task, single-task and refinement runs.")
+flags.DEFINE_list("fractions", ["0.001", "0.01", "0.1", "1"], "Fractions of --target's training data.")
+flags.DEFINE_integer("samples_per_fraction", 3, "Random draws per fraction below 1.", lower_bound=1)
+flags.DEFINE_integer("epochs", 3, "Multi-task and single-task epochs.", lower_bound=1)
+flags.DEFINE_integer("refine_epochs", 1, "Refinement epochs.", lower_bound=1)
+flags.DEFINE_integer("adapt_epochs", 2, "Minimum epochs of a fraction run.", lower_bound=1)
+flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (tiny fractions get more epochs).",
+                     lower_bound=1)
+flags.DEFINE_integer("max_examples_per_task", 256, "Budget: training examples per task per epoch (0: all).",
+                     lower_bound=0)
+flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.", lower_bound=3)
+flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)
+flags.DEFINE_float("learning_rate", 2e-4, "Peak learning rate.")
+flags.DEFINE_string("head_input", "mean", "cls, pooled or mean.")
+flags.DEFINE_string("report", "docs/RESULTS.md", "Markdown report to write.")
+flags.DEFINE_string("plot", "docs/domain_adaptation.png", "PNG of the adaptation curve.")
+flags.DEFINE_string("machine", None, "Description of the machine for the report (default: from the OS).")
+flags.DEFINE_bool("report_only", False, "Do not train; rewrite the report from --study_dir.")
+
+flags.mark_flags_as_required(["tasks", "target", "data_dir", "preset", "study_dir"])
+flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be positive")
+
+
+def _numbers(values, kind, flag):
+    try:
+        return [kind(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--{flag}: expected a list of numbers, got {','.join(values)}") from None
+
+
+def config_from_flags():
+    from mtdnn_tf.errors import UserInputError  # noqa: PLC0415
+    from mtdnn_tf.studies.plan import StudyConfig  # noqa: PLC0415
+
+    try:
+        seeds = _numbers(FLAGS.seeds, int, "seeds")
+        fractions = _numbers(FLAGS.fractions, float, "fractions")
+    except ValueError as e:
+        raise UserInputError(str(e)) from None
+    if not seeds:
+        raise UserInputError("--seeds: give at least one seed")
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad:
+        raise UserInputError(f"--fractions: {bad} not in (0, 1]")
+    if FLAGS.target in FLAGS.tasks:
+        raise UserInputError(f"--target: {FLAGS.target!r} must not be one of --tasks (it is held out)")
+    return StudyConfig(
+        tasks=FLAGS.tasks, target=FLAGS.target, data_dir=FLAGS.data_dir, preset=FLAGS.preset,
+        study_dir=FLAGS.study_dir, task_dir=FLAGS.task_dir, seeds=seeds, fractions=fractions,
+        samples_per_fraction=FLAGS.samples_per_fraction, epochs=FLAGS.epochs, refine_epochs=FLAGS.refine_epochs,
+        adapt_epochs=FLAGS.adapt_epochs, adapt_min_steps=FLAGS.adapt_min_steps,
+        max_examples_per_task=FLAGS.max_examples_per_task, max_seq_length=FLAGS.max_seq_length,
+        batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate, head_input=FLAGS.head_input,
+    )
+
+
+def study_main():
+    import pathlib  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from mtdnn_tf.errors import UserInputError  # noqa: PLC0415
+    from mtdnn_tf.studies.report import write_report  # noqa: PLC0415
+    from mtdnn_tf.studies.runner import run_study  # noqa: PLC0415
+
+    config = config_from_flags()
+    study_json = pathlib.Path(config.study_dir) / "study.json"
+    if FLAGS.report_only:
+        if not study_json.is_file():
+            raise UserInputError(f"--study_dir: {study_json} does not exist; run the study first")
+    else:
+        run_study(config)
+    command = "python -m mtdnn_tf.study " + " ".join(a for a in sys.argv[1:] if not a.startswith("--report_only"))
+    write_report(study_json, FLAGS.report, FLAGS.plot, command=command, machine=FLAGS.machine)
+    print(f"Wrote {FLAGS.report} and {FLAGS.plot}")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
+
+    return run_guarded(study_main)
+
+
+if __name__ == "__main__":
+    app.run(main)

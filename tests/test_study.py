@@ -1,0 +1,84 @@
+"""The study on tiny models: every run planned and trained once, and the report written from them."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from mtdnn_tf.studies.plan import StudyConfig, adapt_epochs, plan_study
+
+
+def _config(tmp_path, data):
+    return StudyConfig(
+        tasks=["demo_sentiment", "demo_similarity"], target="demo_pair", data_dir=str(data), preset=None,
+        random_backbone="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
+        vocab_file=str(data / "vocab.txt"), study_dir=str(tmp_path / "study"), seeds=[1, 2],
+        fractions=[0.05, 1.0], samples_per_fraction=2, epochs=1, refine_epochs=1, adapt_epochs=1,
+        adapt_min_steps=3, max_examples_per_task=48, max_seq_length=24, batch_size=16, learning_rate=2e-3,
+    )
+
+
+def test_plan_orders_runs_after_what_they_start_from(tmp_path):
+    config = _config(tmp_path, tmp_path)
+    runs = plan_study(config, target_train_size=64)
+    names = [r.name for r in runs]
+    assert len(runs) == 2 * (1 + 2 + 2) + (2 * 2 + 1 * 2)
+    for r in runs:
+        if r.needs:
+            assert names.index(r.needs) < names.index(r.name)
+    refined = [r for r in runs if r.kind == "refined"]
+    assert all(r.settings.init_from.endswith(r.needs) and r.settings.tasks == [r.task] for r in refined)
+    adapt = [r for r in runs if r.kind == "adapt"]
+    assert {(r.fraction, r.init) for r in adapt} == {(f, i) for f in (0.05, 1.0) for i in ("mtdnn", "pretrained")}
+    assert all((r.settings.init_from is None) == (r.init == "pretrained") for r in adapt)
+    # Single-task and multi-task runs get the same per-task budget.
+    single = next(r for r in runs if r.kind == "single_task")
+    assert single.settings.train.epochs == runs[0].settings.train.epochs
+    assert single.settings.train.max_examples_per_task == runs[0].settings.train.max_examples_per_task
+    # 5% of 64 examples is one batch of 16: three epochs reach adapt_min_steps.
+    assert adapt_epochs(config, 64, 0.05) == 3 and adapt_epochs(config, 64, 1.0) == 1
+    with pytest.raises(ValueError, match="must not be one of"):
+        plan_study(StudyConfig(tasks=["rte"], target="rte", data_dir="", preset="", study_dir=""), 10)
+
+
+def test_study_runs_once_and_writes_the_report(tmp_path):
+    from mtdnn_tf.data.synthetic import write_demo_suite
+    from mtdnn_tf.studies.report import write_report
+    from mtdnn_tf.studies.runner import run_study
+
+    data = tmp_path / "data"
+    write_demo_suite(data, train_size=64, dev_size=32)
+    config = _config(tmp_path, data)
+    study_json = run_study(config, verbose=False)
+    study = json.loads(study_json.read_text())
+    assert len(study["runs"]) == 16
+    mt_dir = tmp_path / "study" / "multi_task" / "seed1"
+    assert (mt_dir / "model.keras").is_file()
+    assert not (tmp_path / "study" / "single_task" / "demo_sentiment" / "seed1" / "model.keras").exists()
+    refined = json.loads((tmp_path / "study/refined/demo_sentiment/seed1/metrics.json").read_text())
+    assert refined["settings"]["init_from"] == str(mt_dir)
+    small = json.loads((tmp_path / "study/adapt/demo_pair/0.05/sample0/mtdnn/metrics.json").read_text())
+    assert small["train_examples"] == {"demo_pair": 3} and len(small["epochs"]) == 3
+    # A rerun finds every run finished and trains nothing.
+    before = study_json.stat().st_mtime_ns
+    run_study(config, verbose=False)
+    assert study_json.stat().st_mtime_ns == before
+
+    text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x")
+    single = [json.loads((tmp_path / f"study/single_task/demo_sentiment/seed{s}/metrics.json").read_text())
+              ["final"]["demo_sentiment"]["dev"]["accuracy"] for s in (1, 2)]
+    row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
+    assert row.split("|")[2].strip() == f"{50 * (single[0] + single[1]):.1f} ± " + row.split("±")[1].split("|")[0].strip()
+    assert "| 5% | 3 |" in text and "| 100% | 64 |" in text
+    assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "python -m x" in text
+
+
+def test_study_command_rejects_a_target_among_the_tasks(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mtdnn_tf.study", "--tasks=rte,mrpc", "--target=rte", "--data_dir=x",
+         "--preset=y", f"--study_dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "error: --target: 'rte' must not be one of --tasks (it is held out)"
