@@ -13,8 +13,10 @@ results = run(RunSettings(tasks=["demo_sentiment", "demo_pair", "demo_similarity
 
 import dataclasses
 import json
+import os
 import pathlib
 import shutil
+import tempfile
 
 import keras
 
@@ -112,18 +114,32 @@ def _check_settings(settings, backbone):
 
 
 def save_run(model, tokenizer, tasks, settings, model_dir):
-    """Writes the trained model, its vocabulary and the run settings for predict and export."""
+    """Writes the trained model, its vocabulary and the run settings for predict and export.
+
+    ``model.keras`` is written last, to a temporary name renamed into place, so
+    its presence means the run's artefacts are complete.
+    """
     model_dir = pathlib.Path(model_dir)
-    model.save(model_dir / "model.keras")
     tokenizer.save_assets(str(model_dir))  # vocabulary.txt
     tokenizer_config = keras.saving.serialize_keras_object(tokenizer)
-    (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8")
+    _write_atomically(model_dir / "tokenizer.json", json.dumps(tokenizer_config, indent=2) + "\n")
     for name, task in tasks.items():
         target = model_dir / "tasks" / f"{name}.yaml"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(task.path, target)
-    record = dataclasses.asdict(settings)
-    (model_dir / "run_settings.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    _write_atomically(model_dir / "run_settings.json", json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=".saving-", dir=model_dir))
+    try:
+        model.save(staging / "model.keras")
+        os.replace(staging / "model.keras", model_dir / "model.keras")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_atomically(path, text):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def results_table(tasks, results, eval_splits):
@@ -163,11 +179,13 @@ def run(settings, verbose=True):
     if settings.init_from:
         from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - registers layers
 
-        source = load_trained_model(settings.init_from)
+        source = load_trained_model(settings.init_from, flag="--init_from")
         tokenizer = source.tokenizer  # the encoder's vocabulary comes with it
     else:
         tokenizer = load_tokenizer(settings.preset, vocab_file)
     packer = TextPacker(tokenizer, settings.max_seq_length)
+    # Seeds head initialisation and dropout generators: the same command gives the same run.
+    keras.utils.set_random_seed(settings.train.seed)
     with strategy.scope():
         if source is not None:
             backbone = clone_backbone(source.model, dtype=settings.mixed_precision)

@@ -33,7 +33,7 @@ flags.DEFINE_integer("refine_epochs", 1, "Refinement epochs.", lower_bound=1)
 flags.DEFINE_integer("adapt_epochs", 2, "Minimum epochs of a fraction run.", lower_bound=1)
 flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (tiny fractions get more epochs).",
                      lower_bound=1)
-flags.DEFINE_integer("max_examples_per_task", 256, "Budget: training examples per task per epoch (0: all).",
+flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples per task per epoch (0: all).",
                      lower_bound=0)
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.", lower_bound=3)
 flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)

@@ -24,7 +24,7 @@ flags.DEFINE_string("data_dir", None, "Root of the task files (<data_dir>/<TASK>
 flags.DEFINE_enum("data_source", "files", ["files", "tfds"], "Read task files, or tensorflow-datasets.")
 flags.DEFINE_string("task_dir", None, "Directory of task YAML files (default: the repository's configs/tasks).")
 flags.DEFINE_string("preset", None, "keras-hub preset name, Keras preset directory or Hugging Face BERT directory.")
-flags.DEFINE_string("random_backbone", None, "Without --preset: size of a randomly initialised BERT ('tiny', 'small' or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=..).")
+flags.DEFINE_string("random_backbone", None, "Without --preset: size of a randomly initialised BERT ('tiny', 'small' or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=..[,max_sequence_length=..]).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary for a random backbone.")
 flags.DEFINE_bool("generate_demo_data", False, "Write the synthetic demo suite into --data_dir first.")
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length, [CLS] and [SEP] included.", lower_bound=3)
@@ -53,6 +53,8 @@ flags.DEFINE_float("train_fraction", 1.0, "Train on this seeded fraction of each
 flags.DEFINE_integer("fraction_seed", 0, "Seed of the --train_fraction draw.")
 flags.DEFINE_integer("max_examples_per_task", 0, "Budget: at most this many training examples of each task per "
                      "epoch, a new seeded draw each epoch (0: all).", lower_bound=0)
+flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient is NaN or infinite (counted, "
+                  "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
 flags.DEFINE_integer("verbose", 1, "0: quiet; 1: progress bars.", lower_bound=0, upper_bound=1)
 
 flags.mark_flags_as_required(["tasks", "model_dir"])
@@ -91,7 +93,8 @@ def settings_from_flags():
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
             sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile,
-            max_examples_per_task=FLAGS.max_examples_per_task, verbose=FLAGS.verbose,
+            max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
+            verbose=FLAGS.verbose,
         ),
     )
 

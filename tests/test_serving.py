@@ -2,6 +2,7 @@
 text, TFLite per task, GLUE submission files."""
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -105,8 +106,16 @@ def test_saved_model_cli_lists_signatures_and_wrong_dtypes_are_rejected(trained,
         for key in outputs:
             assert f"outputs['{key}']" in section
     loaded = tf.saved_model.load(str(export_dir))
-    with pytest.raises((tf.errors.InvalidArgumentError, TypeError, ValueError)):
+    errors = (TypeError, ValueError, tf.errors.InvalidArgumentError)
+    with pytest.raises(errors, match="expected to be a string tensor but is a int32 tensor"):  # wrong dtype
         loaded.signatures["demo_sentiment"](sentence=tf.constant([1, 2]))
+    with pytest.raises(errors, match=r"Shape of tensor sentence \[1,2\] is not compatible with expected shape"):
+        loaded.signatures["demo_sentiment"](sentence=tf.constant([["a", "b"]]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="demo_pair: sentence1 and sentence2 must have the "
+                                                             "same batch size"):
+        loaded.signatures["demo_pair"](sentence1=tf.constant(["a", "b"]), sentence2=tf.constant(["c"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="query and candidates must have the same batch"):
+        loaded.signatures["demo_ranking"](query=tf.constant(["a", "b"]), candidates=tf.constant([["c", "d"]]))
 
 
 def test_predict_request_proto_for_each_signature():
@@ -129,6 +138,21 @@ def test_export_refuses_an_existing_version(trained, tmp_path):
     with pytest.raises(UserInputError, match="already exists"):
         export_saved_model(load_trained_model(trained), tmp_path / "1")
     assert [p.name for p in tmp_path.iterdir()] == ["1"]  # no partial directory left behind
+
+
+def test_a_failed_export_leaves_no_version_folder(trained, tmp_path, monkeypatch):
+    import keras
+
+    def write_half_then_fail(self, path, *args, **kwargs):
+        (pathlib.Path(path) / "saved_model.pb").write_bytes(b"half")
+        raise OSError("disk full")
+
+    archive_class = type(keras.export.ExportArchive())  # the backend's class, which writes
+    monkeypatch.setattr(archive_class, "write_out", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(load_trained_model(trained), tmp_path / "exports" / "1")
+    # A model server polling exports/ never sees version 1, nor a numbered partial folder.
+    assert list((tmp_path / "exports").iterdir()) == []
 
 
 def test_tflite_parity_with_keras(trained, tmp_path):

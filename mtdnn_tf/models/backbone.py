@@ -28,14 +28,18 @@ def _check_preset(preset):
         raise UserInputError(f"--preset: {preset} is not a directory")
 
 
+OPTIONAL_SIZES = ("max_sequence_length",)
+
+
 def parse_random_size(spec):
-    """'tiny', 'small' or 'num_layers=2,hidden_dim=64,num_heads=2,intermediate_dim=128'."""
+    """'tiny', 'small' or 'num_layers=2,hidden_dim=64,num_heads=2,intermediate_dim=128'
+    (optionally with ',max_sequence_length=N'; default 512)."""
     if spec in RANDOM_SIZES:
         return dict(RANDOM_SIZES[spec])
     sizes = {}
     for item in spec.split(","):
         key, _, value = item.partition("=")
-        if key not in RANDOM_SIZES["tiny"] or not value.isdigit() or int(value) <= 0:
+        if (key not in RANDOM_SIZES["tiny"] and key not in OPTIONAL_SIZES) or not value.isdigit() or int(value) <= 0:
             raise UserInputError(
                 f"--random_backbone: cannot read {item!r}; give a size ({', '.join(RANDOM_SIZES)})"
                 " or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=.."
@@ -83,6 +87,7 @@ def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_seque
         except Exception as e:
             raise UserInputError(f"--preset: cannot load a BERT backbone from {preset!r}: {e}") from None
     sizes = parse_random_size(random_size or "tiny")
+    max_sequence_length = sizes.pop("max_sequence_length", max_sequence_length)
     return keras_hub.models.BertBackbone(
         vocabulary_size=vocabulary_size,
         max_sequence_length=max_sequence_length,

@@ -56,8 +56,15 @@ def make_serving_function(task, model, packer):
     def features_of(text_a, text_b):
         return trim_features(packer.pack_tensors(text_a, text_b))
 
+    def same_batch(first, second, names):
+        # A loaded signature checks dtypes but not shapes: check ranks and batch sizes here.
+        first, second = tf.ensure_shape(first, [None]), tf.ensure_shape(second, [None] * len(second.shape))
+        tf.debugging.assert_equal(tf.shape(first)[0], tf.shape(second)[0], message=(
+            f"{task.name}: {names[0]} and {names[1]} must have the same batch size"))
+
     if task.is_ranking:
         def serve(query, candidates):
+            same_batch(query, candidates, ("query", "candidates"))
             shape = tf.shape(candidates)
             queries = tf.repeat(query, shape[1])
             flat = tf.reshape(candidates, [-1])
@@ -66,8 +73,10 @@ def make_serving_function(task, model, packer):
             return outputs_from_model(task, scores)
     elif task.is_pair:
         def serve(sentence1, sentence2):
+            same_batch(sentence1, sentence2, ("sentence1", "sentence2"))
             return outputs_from_model(task, head_model(features_of(sentence1, sentence2), training=False))
     else:
         def serve(sentence):
+            sentence = tf.ensure_shape(sentence, [None])
             return outputs_from_model(task, head_model(features_of(sentence, None), training=False))
     return serve

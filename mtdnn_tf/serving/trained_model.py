@@ -39,15 +39,16 @@ class TrainedModel:
         return TextPacker(self.tokenizer, max_seq_length or self.max_seq_length)
 
 
-def load_trained_model(model_dir):
+def load_trained_model(model_dir, flag="--model_dir"):
     """Loads ``model.keras``, ``tokenizer.json`` + ``vocabulary.txt``, ``tasks/`` and
-    ``run_settings.json`` from a finished training run's directory."""
+    ``run_settings.json`` from a finished training run's directory (``flag`` names
+    the option it came from, for error messages)."""
     model_dir = pathlib.Path(model_dir)
     needed = ["model.keras", "tokenizer.json", "vocabulary.txt", "run_settings.json"]
     missing = [name for name in needed if not (model_dir / name).is_file()]
     if missing:
         raise UserInputError(
-            f"--model_dir: {model_dir} lacks {', '.join(missing)}; is it the model_dir of a finished"
+            f"{flag}: {model_dir} lacks {', '.join(missing)}; is it the model_dir of a finished"
             " `python -m mtdnn_tf.train` run?"
         )
     settings = json.loads((model_dir / "run_settings.json").read_text(encoding="utf-8"))

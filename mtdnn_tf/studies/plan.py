@@ -38,7 +38,7 @@ class StudyConfig:
     refine_epochs: int = 1
     adapt_epochs: int = 2
     adapt_min_steps: int = 20
-    max_examples_per_task: int = 256
+    max_examples_per_task: int = 192
     max_seq_length: int = 128
     batch_size: int = 32
     learning_rate: float = 2e-4

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 import time
 
 import keras
@@ -27,7 +28,15 @@ from mtdnn_tf.training.strategies import is_chief
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss."""
+    """Training produced a NaN or infinite loss or gradient."""
+
+
+class _RandomState(tf.Module):
+    """Holds the model's random-generator state variables for the checkpoint."""
+
+    def __init__(self, variables):
+        super().__init__(name="random_state")
+        self.states = list(variables)
 
 
 @dataclasses.dataclass
@@ -46,6 +55,7 @@ class TrainConfig:
     sort_window: int = DEFAULT_SORT_WINDOW  # batches sorted by length together; 1: no sorting
     jit_compile: bool = False  # XLA for the forward/backward pass and evaluation
     max_examples_per_task: int = 0  # per epoch, a fresh seeded draw; 0: all of them
+    skip_nonfinite: bool = False  # skip (and count) batches with a non-finite loss or gradient instead of stopping
     evaluate_every: int = 1  # evaluate every N epochs (and always after the last); 0: after the last only
     save_checkpoints: bool = True  # False: nothing is written to checkpoints/ (short throw-away runs)
     verbose: int = 1
@@ -119,8 +129,14 @@ class MultiTaskTrainer:
         with strategy.scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
+            self.skipped_count = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_batches")
+        # Dropout's random generators are Keras variables that tf.train.Checkpoint does
+        # not reach through the model; saved too, so a resumed run draws the same masks.
+        self.random_state = _RandomState(
+            [v for v in model.non_trainable_variables if "seed_generator_state" in v.path])
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch
+            model=model, optimizer=optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
+            random_state=self.random_state, skipped_batches=self.skipped_count,
         )
         checkpoint_dir = self.model_dir / "checkpoints"
         if not self.chief:  # Other workers must save too (collective ops), but somewhere private.
@@ -130,6 +146,7 @@ class MultiTaskTrainer:
         )
         self._steps = {}  # task -> tf.function, traced once with the dataset's element spec
         self.history = []
+        self.skipped = []  # batches skipped for a non-finite loss or gradient (this process)
 
     # -- steps ---------------------------------------------------------------
     def _make_train_step(self, name, element_spec):
@@ -156,42 +173,101 @@ class MultiTaskTrainer:
             # Known at trace time: e.g. the unused pooler has no gradient.
             pairs = [(g, v) for g, v in zip(all_gradients, variables) if g is not None]
             gradients = [g for g, _ in pairs]
+            total_loss = loss
             if replicas > 1:  # Clip the global-batch gradient, as one device would.
-                gradients = tf.distribute.get_replica_context().all_reduce(
-                    tf.distribute.ReduceOp.SUM, gradients)
+                context = tf.distribute.get_replica_context()
+                gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+                total_loss = context.all_reduce(tf.distribute.ReduceOp.SUM, loss)
+            norm = tf.linalg.global_norm(gradients)
+            # With loss scaling, overflowing gradients are the LossScaleOptimizer's to skip.
+            finite = tf.math.is_finite(total_loss) & (tf.math.is_finite(norm) | scaled)
             if clip_norm > 0:
                 # Scaled gradients are clipped at the scaled norm: the same as clipping
                 # the true gradient; the LossScaleOptimizer unscales them after.
                 limit = clip_norm * tf.cast(self.optimizer.dynamic_scale, tf.float32) if scaled else clip_norm
-                gradients, _ = tf.clip_by_global_norm(gradients, limit)
+                gradients, _ = tf.clip_by_global_norm(gradients, limit, use_norm=norm)
             if replicas > 1:  # The optimizer sums the replicas' gradients again.
                 gradients = [_scale(g, 1.0 / replicas) for g in gradients]
-            self.optimizer.apply_gradients(zip(gradients, [v for _, v in pairs]))
-            return loss
+            applied = self._apply_if_finite(finite, gradients, [v for _, v in pairs])
+            return loss, applied
 
         # One trace for all batch shapes: the spec has unknown batch and length dims.
         @tf.function(input_signature=[element_spec])
         def step(batch):
             features, labels = batch
-            losses = self.strategy.run(replica_step, args=(features, labels))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+            losses, applied = self.strategy.run(replica_step, args=(features, labels))
+            loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+            return loss, self.strategy.experimental_local_results(applied)[0]
 
         return step
 
+    def _apply_if_finite(self, finite, gradients, variables):
+        """Applies the update only when ``finite``; returns whether it did.
+
+        A cond whose branch synchronises replicas is not allowed in a replica
+        context, so under strategies that merge, the decision is taken in the
+        cross-replica context (as Keras' LossScaleOptimizer does).
+        """
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            self.optimizer.apply_gradients(zip(gradients, variables))  # skips non-finite steps itself
+            return finite
+
+        def apply():
+            self.optimizer.apply_gradients(zip(gradients, variables))
+            return tf.constant(True)
+
+        if self.strategy.num_replicas_in_sync == 1 or tf.__internal__.distribute.strategy_supports_no_merge_call():
+            return tf.cond(finite, apply, lambda: tf.constant(False))
+
+        def cross_replica(distribution, finite, gradients):
+            finite = distribution.experimental_local_results(finite)[0]
+
+            def apply_everywhere():
+                distribution.extended.call_for_each_replica(
+                    lambda g: self.optimizer.apply_gradients(zip(g, variables)), args=(gradients,))
+                return tf.constant(True)
+
+            return tf.cond(finite, apply_everywhere, lambda: tf.constant(False))
+
+        return tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, gradients))
+
     # -- state ---------------------------------------------------------------
+    def _candidates(self):
+        """Checkpoint prefixes on disk, newest first (read from the files, so a lost or
+        damaged state file does not hide them)."""
+        directory = pathlib.Path(self.manager.directory)
+        numbered = []
+        for index in directory.glob("ckpt-*.index"):
+            number = index.name[len("ckpt-"):-len(".index")]
+            if number.isdigit():
+                numbered.append((int(number), str(index.with_suffix(""))))
+        return [prefix for _, prefix in sorted(numbered, reverse=True)]
+
     def restore(self):
-        """Restores the latest checkpoint, if any; returns its path or None."""
-        latest = self.manager.latest_checkpoint
-        if latest is None:
-            return None
-        try:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as e:
+        """Restores the newest readable checkpoint, if any; returns its path or None.
+
+        A damaged newest checkpoint (e.g. cut short by a kill) falls back to the
+        one before, with a warning; if none can be read, a UserInputError says so.
+        """
+        candidates = self._candidates()
+        failures = []
+        for prefix in candidates:
+            try:
+                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+            except (tf.errors.OpError, AssertionError, ValueError) as e:
+                failures.append((prefix, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
+                continue
+            for bad, reason in failures:
+                print(f"warning: {bad}: cannot restore ({reason}); using the previous checkpoint {prefix}",
+                      file=sys.stderr)
+            return prefix
+        if failures:
+            tried = ", ".join(pathlib.Path(p).name for p, _ in failures)
             raise UserInputError(
-                f"{latest}: cannot restore checkpoint ({type(e).__name__}: {str(e).splitlines()[0]});"
-                " it was written by a different model or is damaged: use a new --model_dir"
-            ) from None
-        return latest
+                f"{candidates[0]}: no readable checkpoint (tried {tried}); it is damaged or was written by"
+                " a different model: use a new --model_dir"
+            )
+        return None
 
     def _save(self):
         if not self.config.save_checkpoints:
@@ -203,7 +279,9 @@ class MultiTaskTrainer:
         self.history.append({"epoch": int(self.epoch.numpy()), "seconds": round(elapsed, 1),
                              "metrics": epoch_metrics})
         if self.chief:
-            record = {**self.extra_record, "epochs": self.history, "final": latest}
+            record = {**self.extra_record, "epochs": self.history, "final": latest,
+                      "skipped_nonfinite_batches": int(self.skipped_count.numpy()),
+                      "skipped_nonfinite": self.skipped}
             _write_json_atomically(self.model_dir / "metrics.json", record)
 
     # -- loop ----------------------------------------------------------------
@@ -217,7 +295,12 @@ class MultiTaskTrainer:
                   f"step {int(self.step_in_epoch.numpy())} of that epoch)")
         existing = self.model_dir / "metrics.json"
         if restored and existing.is_file():
-            self.history = json.loads(existing.read_text()).get("epochs", [])
+            record = json.loads(existing.read_text())
+            done_epochs, done_steps = int(self.epoch.numpy()), int(self.step_in_epoch.numpy())
+            # metrics.json may be ahead of the checkpoint it is resumed from; keep what the checkpoint covers.
+            self.history = [e for e in record.get("epochs", []) if e["epoch"] <= done_epochs]
+            self.skipped = [s for s in record.get("skipped_nonfinite", [])
+                            if s["epoch"] - 1 < done_epochs or (s["epoch"] - 1 == done_epochs and s["step"] <= done_steps)]
         writer = tf.summary.create_file_writer(str(self.model_dir / "tensorboard")) if self.chief else None
         evaluated = [e["metrics"] for e in self.history if e["metrics"] is not None]
         last = evaluated[-1] if evaluated else {}
@@ -269,17 +352,26 @@ class MultiTaskTrainer:
         for position in range(start, len(order)):
             name = order[position]
             batch = next(iterators[name])
-            loss = float(self._steps[name](batch))
-            if not math.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"non-finite loss {loss} at epoch {epoch + 1}, step {position + 1} (task {name!r},"
-                    f" its batch {order[:position + 1].count(name)}); the last good checkpoint is kept"
-                )
+            loss, applied = self._steps[name](batch)
+            loss = float(loss)
+            if not bool(applied):
+                what = f"loss {loss}" if not math.isfinite(loss) else "gradient"
+                where_ = (f"epoch {epoch + 1}, step {position + 1} (task {name!r}, its batch {done[name] + 1},"
+                          f" examples {done[name] * cfg.batch_size + 1}-{(done[name] + 1) * cfg.batch_size} of the"
+                          " epoch's shuffle)")
+                if not cfg.skip_nonfinite:
+                    raise NonFiniteLossError(
+                        f"non-finite {what} at {where_}; the update was not applied and the last good"
+                        " checkpoint is kept (--skip_nonfinite skips such batches instead)")
+                self.skipped_count.assign_add(1)
+                self.skipped.append({"epoch": epoch + 1, "step": position + 1, "task": name,
+                                     "batch": done[name] + 1, "what": what})
+                print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
             self.step_in_epoch.assign(position + 1)
             remaining = epoch_examples(len(self.train_splits[name]), cap) - done[name] * cfg.batch_size
             seen += min(cfg.batch_size, remaining)
             done[name] += 1
-            loss_sum += loss
+            loss_sum += loss if math.isfinite(loss) else 0.0
             rate = seen / max(time.time() - tick, 1e-9)
             bar.update(position + 1, values=[("loss", loss_sum / (position + 1 - start)), ("ex/s", rate)])
             step = int(self.optimizer.iterations.numpy())

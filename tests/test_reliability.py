@@ -1,0 +1,136 @@
+"""Numerical safety and checkpoint safety: non-finite steps, damaged checkpoints, exact resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO
+from conftest import make_trainer as _trainer
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.training import trainer as trainer_module
+from mtdnn_tf.training.trainer import NonFiniteLossError
+
+
+def _nan_on_call(monkeypatch, bad_call):
+    """Makes the training loss NaN on the ``bad_call``-th step (counted in the graph)."""
+    calls = tf.Variable(0, dtype=tf.int64)
+    real = trainer_module.task_loss
+
+    def poisoned(task, labels, outputs, replicas=1):
+        loss = real(task, labels, outputs, replicas)
+        calls.assign_add(1)
+        return tf.where(tf.equal(calls, bad_call), tf.constant(float("nan")), loss)
+
+    monkeypatch.setattr(trainer_module, "task_loss", poisoned)
+
+
+def test_non_finite_loss_stops_without_applying_the_update(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
+                                                          monkeypatch):
+    _nan_on_call(monkeypatch, 4)
+    tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss nan at epoch 1, step 4 \(task 'demo_sentiment', "
+                                                r"its batch 4, examples 49-64"):
+        trainer.train()
+    # Three updates were applied, the fourth was not: weights are finite, no metrics were written.
+    assert int(trainer.optimizer.iterations.numpy()) == 3
+    assert all(np.isfinite(v.numpy()).all() for v in trainer.model.trainable_variables)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_skip_nonfinite_counts_and_reports_skipped_batches(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
+                                                           monkeypatch, capsys):
+    _nan_on_call(monkeypatch, 4)
+    tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1)
+    trainer.config.skip_nonfinite = True
+    trainer.train()
+    assert int(trainer.optimizer.iterations.numpy()) == 25 - 1
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["skipped_nonfinite_batches"] == 1
+    assert record["skipped_nonfinite"] == [{"epoch": 1, "step": 4, "task": "demo_sentiment", "batch": 4,
+                                            "what": "loss nan"}]
+    assert "warning: skipped the batch: non-finite loss nan at epoch 1, step 4" in capsys.readouterr().err
+
+
+def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
+                                                                  capsys):
+    tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
+    first = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2)
+    first.config.checkpoint_every = 10
+    first.train()
+    checkpoints = sorted((tmp_path / "checkpoints").glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
+    assert [p.stem for p in checkpoints] == ["ckpt-30", "ckpt-40", "ckpt-50"]  # keep_checkpoints=3
+    newest = checkpoints[-1]
+    newest.write_bytes(newest.read_bytes()[: len(newest.read_bytes()) // 2])  # a write cut short
+    second = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2)
+    restored = second.restore()
+    assert restored == str(checkpoints[-2].with_suffix(""))
+    assert f"warning: {newest.with_suffix('')}: cannot restore" in capsys.readouterr().err
+    assert int(second.optimizer.iterations.numpy()) == int(checkpoints[-2].stem.split("-")[1])
+    # Every checkpoint damaged: a clear error, not a silent restart from scratch.
+    for index in (tmp_path / "checkpoints").glob("ckpt-*.index"):
+        index.write_bytes(b"garbage")
+    third = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2)
+    with pytest.raises(UserInputError, match=r"ckpt-50: no readable checkpoint \(tried ckpt-50, ckpt-40, ckpt-30\)"):
+        third.restore()
+
+
+RUN = ["--flagfile=configs/demo.flags", "--tasks=demo_sentiment,demo_pair", "--epochs=2", "--checkpoint_every=5",
+       "--verbose=0", "--max_seq_length=24"]
+
+
+def _train(data, model_dir, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "mtdnn_tf.train", *RUN, f"--data_dir={data}",
+                             f"--model_dir={model_dir}"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _final_weights(model_dir):
+    import keras
+
+    import mtdnn_tf.serving.trained_model  # noqa: F401 - registers the layers
+
+    model = keras.saving.load_model(model_dir / "model.keras")
+    return [v.numpy() for v in model.weights]
+
+
+def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
+    data = tmp_path / "data"
+    clean = _train(data, tmp_path / "clean")
+    out, err = clean.communicate(timeout=600)
+    assert clean.returncode == 0, err[-3000:]
+
+    killed_dir = tmp_path / "killed"
+    victim = _train(data, killed_dir)
+    state = killed_dir / "checkpoints" / "checkpoint"
+    deadline = time.time() + 300
+    # Wait for a mid-epoch checkpoint (every 5 steps; an epoch is 25 + 25 steps), then kill at once.
+    while time.time() < deadline and victim.poll() is None:
+        if state.is_file() and "ckpt-10" in state.read_text():
+            break
+        time.sleep(0.05)
+    assert victim.poll() is None, "the run ended before it could be killed"
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert not (killed_dir / "model.keras").exists()
+    resumed = _train(data, killed_dir)
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err[-3000:]
+
+    clean_record = json.loads((tmp_path / "clean" / "metrics.json").read_text())
+    resumed_record = json.loads((killed_dir / "metrics.json").read_text())
+    assert [e["epoch"] for e in resumed_record["epochs"]] == [1, 2]
+    # Same seed, same batches, same dropout masks: equal up to float32 rounding.
+    for task, by_split in clean_record["final"].items():
+        for metric, value in by_split["dev"].items():
+            assert resumed_record["final"][task]["dev"][metric] == pytest.approx(value, abs=1e-6)
+    for a, b in zip(_final_weights(tmp_path / "clean"), _final_weights(killed_dir)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
