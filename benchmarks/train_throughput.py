@@ -14,7 +14,7 @@ lengths) as a fraction of the fp32 matmul throughput it measures first.
 
     python benchmarks/train_throughput.py                       # ~5 minutes on 2 idle cores
     python benchmarks/train_throughput.py --variants=plain,xla,bf16 --json=out.json
-    python benchmarks/train_throughput.py --profile_dir=/tmp/prof --variants=plain
+    python benchmarks/train_throughput.py --profile_dir=/tmp/prof   # + op breakdown (pip install xprof)
 
 A variant is one configuration of (a): plain (float32, no XLA), xla, bf16
 (mixed_bfloat16), xla_bf16.
@@ -55,7 +55,9 @@ def parse_args(argv):
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--keras_hub_steps", type=int, default=12, help="timed keras-hub steps (after 2 warm-up)")
     parser.add_argument("--variants", default="plain", help=f"comma list of {', '.join(VARIANTS)}")
-    parser.add_argument("--profile_dir", default=None, help="write a TensorFlow profile of one timed epoch of (a)")
+    parser.add_argument("--profile_dir", default=None,
+                        help="profile the timed epochs of (a) with the TensorFlow profiler and print the op"
+                             " breakdown (needs `pip install xprof`)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     return parser.parse_args(argv)
 
@@ -215,6 +217,29 @@ def run_keras_hub(samples, args):
                 jit_compile=bool(classifier.jit_compile))
 
 
+def op_breakdown(profile_dir, top=12):
+    """Self time per TensorFlow op type in the profile, largest first: [(type, share, ms)].
+
+    Needs the profiler's converter (``pip install xprof``).
+    """
+    try:
+        from xprof.convert import raw_to_tool_data  # noqa: PLC0415
+    except ImportError:
+        sys.exit("error: --profile_dir: the op breakdown needs `pip install xprof`")
+    paths = sorted(pathlib.Path(profile_dir).glob("**/*.xplane.pb"))
+    data, _ = raw_to_tool_data.xspace_to_tool_data([str(p) for p in paths[-1:]], "framework_op_stats", {})
+    table = json.loads(data)[0]
+    columns = [c["id"] for c in table["cols"]]
+    by_type = {}
+    for row in table["rows"]:
+        values = dict(zip(columns, [cell.get("v") if isinstance(cell, dict) else cell for cell in row["c"]]))
+        if values.get("host_or_device") == "Host" and values.get("type") not in ("IDLE",):
+            by_type[values["type"]] = by_type.get(values["type"], 0.0) + float(values["total_self_time"])
+    total = sum(by_type.values()) or 1.0
+    ranked = sorted(by_type.items(), key=lambda kv: -kv[1])[:top]
+    return [(name, t / total, t / 1000.0) for name, t in ranked]
+
+
 def main(argv=None):
     args = parse_args(argv)
     variants = args.variants.split(",")
@@ -246,6 +271,12 @@ def main(argv=None):
         ours["ratio_to_keras_hub"] = ours["examples_per_s"] / hub["examples_per_s"]
         report["results"][f"mtdnn_tf_{variant}"] = ours
         print(_line(f"mtdnn_tf trainer, {variant}", ours, peak) + f"  ratio {ours['ratio_to_keras_hub']:.2f}x")
+    if args.profile_dir:
+        breakdown = op_breakdown(args.profile_dir)
+        report["op_breakdown"] = [{"op": n, "share": round(f, 4), "ms": round(ms, 1)} for n, f, ms in breakdown]
+        print(f"TensorFlow op self time in the last profiled epoch of (a) ({args.variants.split(',')[-1]}):")
+        for name, share, ms in breakdown:
+            print(f"  {name:32s} {100 * share:5.1f}%  {ms:9.0f} ms")
     report["wall_seconds"] = round(time.time() - started, 1)
     print(f"total {report['wall_seconds']:.0f} s")
     if args.json:

@@ -16,3 +16,17 @@ def run_guarded(fn, extra=None):
         print(f"error: {e}", file=sys.stderr)
         sys.exit(extra[type(e)])
     return 0
+
+
+def absl_main(fn, extra=None):
+    """The ``main(argv)`` an absl entry module passes to ``app.run``: no stray
+    arguments, TensorFlow's INFO logs off, ``fn`` run under ``run_guarded``."""
+    from absl import app, logging  # noqa: PLC0415
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the progress bar.
+        return run_guarded(fn, extra)
+
+    return main

@@ -22,7 +22,8 @@ import keras
 
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.pipeline import pack_split
-from mtdnn_tf.data.readers import read_split
+from mtdnn_tf.data import cache as token_cache
+from mtdnn_tf.data.readers import read_split, split_file
 from mtdnn_tf.data.sampling import sample_fraction
 from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.errors import UserInputError
@@ -59,6 +60,7 @@ class RunSettings:
     train_fraction: float = 1.0  # train on this seeded fraction of each training split
     fraction_seed: int = 0
     save_model: bool = True  # write model.keras etc. at the end (the study skips it for throw-away runs)
+    cache_dir: str = None  # cache tokenised splits of files here (reused while inputs are unchanged)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
 
@@ -76,6 +78,9 @@ def read_task_data(task, split, settings):
 def load_packed_data(tasks, settings, packer, verbose=True):
     """Reads and tokenises every task's train and evaluation splits.
 
+    With ``settings.cache_dir``, tokenised splits of files are cached there and
+    reused while the file, task, vocabulary and options are unchanged.
+
     Returns:
         (train_splits, eval_splits, skipped) where ``skipped`` maps
         'task/split' to the per-reason counts of skipped rows.
@@ -83,15 +88,12 @@ def load_packed_data(tasks, settings, packer, verbose=True):
     train_splits, eval_splits, skipped = {}, {}, {}
     for name, task in tasks.items():
         for split in ("train", *task.eval_splits):
-            examples = read_task_data(task, split, settings)
-            if split == "train" and settings.train_fraction < 1:
-                examples = sample_fraction(examples, settings.train_fraction, settings.fraction_seed, task)
-            if examples.skipped:
-                skipped[f"{name}/{split}"] = dict(examples.skipped)
+            packed = _load_packed_split(task, split, settings, packer)
+            if packed.skipped:
+                skipped[f"{name}/{split}"] = dict(packed.skipped)
                 if verbose:
-                    counts = ", ".join(f"{n} {reason}" for reason, n in examples.skipped.items())
-                    print(f"Skipped in {examples.source}: {counts}")
-            packed = pack_split(packer, examples, description=f"Tokenising {name}/{split}", task=task)
+                    counts = ", ".join(f"{n} {reason}" for reason, n in packed.skipped.items())
+                    print(f"Skipped in {packed.source}: {counts}")
             if split == "train":
                 train_splits[name] = packed
             else:
@@ -100,6 +102,28 @@ def load_packed_data(tasks, settings, packer, verbose=True):
             sizes = ", ".join(f"{s} {len(p)}" for s, p in [("train", train_splits[name]), *eval_splits.get(name, {}).items()])
             print(f"Task {name}: {sizes} examples")
     return train_splits, eval_splits, skipped
+
+
+def _load_packed_split(task, split, settings, packer):
+    fraction = settings.train_fraction if split == "train" else 1.0
+    key = None
+    if settings.cache_dir and settings.data_source == "files" and settings.data_dir:
+        path = split_file(task, split, settings.data_dir)
+        if path.is_file():
+            key = token_cache.cache_key(
+                path, task, packer.tokenizer.get_vocabulary(), packer.max_seq_length, split=split,
+                fraction=fraction, fraction_seed=settings.fraction_seed if fraction < 1 else None,
+                skip_malformed=settings.skip_malformed)
+            cached = token_cache.load(settings.cache_dir, key)
+            if cached is not None:
+                return cached
+    examples = read_task_data(task, split, settings)
+    if fraction < 1:
+        examples = sample_fraction(examples, fraction, settings.fraction_seed, task)
+    packed = pack_split(packer, examples, description=f"Tokenising {task.name}/{split}", task=task)
+    if key is not None:
+        token_cache.save(settings.cache_dir, key, packed)
+    return packed
 
 
 MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")

@@ -12,7 +12,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from mtdnn_tf.cli import absl_main  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
@@ -40,13 +42,7 @@ def _export():
     print(f"Exported {FLAGS.format} for tasks {', '.join(trained.tasks)} to {FLAGS.export_dir}")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)
-    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
-
-    return run_guarded(_export)
+main = absl_main(_export)
 
 
 if __name__ == "__main__":

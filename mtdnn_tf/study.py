@@ -15,7 +15,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from mtdnn_tf.cli import absl_main  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -101,14 +103,7 @@ def study_main():
     print(f"Wrote {FLAGS.report} and {FLAGS.plot}")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)
-    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
-
-    return run_guarded(study_main)
-
+main = absl_main(study_main)
 
 if __name__ == "__main__":
     app.run(main)

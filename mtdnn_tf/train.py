@@ -26,6 +26,8 @@ flags.DEFINE_string("task_dir", None, "Directory of task YAML files (default: th
 flags.DEFINE_string("preset", None, "keras-hub preset name, Keras preset directory or Hugging Face BERT directory.")
 flags.DEFINE_string("random_backbone", None, "Without --preset: size of a randomly initialised BERT ('tiny', 'small' or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=..[,max_sequence_length=..]).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary for a random backbone.")
+flags.DEFINE_string("cache_dir", None, "Cache tokenised splits of task files here; reused while the file, task, "
+                    "vocabulary and length are unchanged (default: no cache).")
 flags.DEFINE_bool("generate_demo_data", False, "Write the synthetic demo suite into --data_dir first.")
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length, [CLS] and [SEP] included.", lower_bound=3)
 flags.DEFINE_enum("head_input", "cls", list(HEAD_INPUTS), "What linear heads read: final [CLS] state, pooler output, or masked mean.")
@@ -88,6 +90,7 @@ def settings_from_flags():
         head_input=FLAGS.head_input, head_overrides=parse_heads(FLAGS.heads), skip_malformed=FLAGS.skip_malformed,
         strategy=FLAGS.strategy, tpu=FLAGS.tpu, mixed_precision=FLAGS.mixed_precision,
         init_from=FLAGS.init_from, train_fraction=FLAGS.train_fraction, fraction_seed=FLAGS.fraction_seed,
+        cache_dir=FLAGS.cache_dir,
         train=TrainConfig(
             epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,

@@ -102,8 +102,20 @@ def _final_weights(model_dir):
     return [v.numpy() for v in model.weights]
 
 
+def _latest_step(state):
+    """The step number of the newest checkpoint named in CheckpointManager's state file."""
+    try:
+        first = state.read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return 0
+    return int(first.rsplit("ckpt-", 1)[1].rstrip('"')) if "ckpt-" in first else 0
+
+
 def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
+    from mtdnn_tf.data.synthetic import write_demo_suite
+
     data = tmp_path / "data"
+    write_demo_suite(data, train_size=640, dev_size=64)  # 20 + 20 steps an epoch; the demo flags reuse it
     clean = _train(data, tmp_path / "clean")
     out, err = clean.communicate(timeout=600)
     assert clean.returncode == 0, err[-3000:]
@@ -112,11 +124,11 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
     victim = _train(data, killed_dir)
     state = killed_dir / "checkpoints" / "checkpoint"
     deadline = time.time() + 300
-    # Wait for a mid-epoch checkpoint (every 5 steps; an epoch is 25 + 25 steps), then kill at once.
+    # Wait for a mid-epoch checkpoint (every 5 steps; an epoch is 40 steps), then kill at once.
     while time.time() < deadline and victim.poll() is None:
-        if state.is_file() and "ckpt-10" in state.read_text():
+        if 10 <= _latest_step(state) % 40 <= 35:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert victim.poll() is None, "the run ended before it could be killed"
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait()

@@ -16,7 +16,7 @@ def _config(tmp_path, data):
         random_backbone="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
         vocab_file=str(data / "vocab.txt"), study_dir=str(tmp_path / "study"), seeds=[1, 2],
         fractions=[0.05, 1.0], samples_per_fraction=2, epochs=1, refine_epochs=1, adapt_epochs=1,
-        adapt_min_steps=3, max_examples_per_task=48, max_seq_length=24, batch_size=16, learning_rate=2e-3,
+        adapt_min_steps=3, max_examples_per_task=32, max_seq_length=24, batch_size=16, learning_rate=2e-3,
     )
 
 
@@ -49,7 +49,7 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     from mtdnn_tf.studies.runner import run_study
 
     data = tmp_path / "data"
-    write_demo_suite(data, train_size=64, dev_size=32)
+    write_demo_suite(data, train_size=64, dev_size=16)
     config = _config(tmp_path, data)
     study_json = run_study(config, verbose=False)
     study = json.loads(study_json.read_text())

@@ -242,6 +242,13 @@ def read_split(task, split, data_dir, skip_malformed=False):
         UserInputError: naming the file and line of the first malformed row
             (unless ``skip_malformed``), or a missing directory or file.
     """
+    path = split_file(task, split, data_dir)
+    reader = read_jsonl if task.files.format == "jsonl" else read_tsv
+    return reader(task, task.files.splits[split], path, skip_malformed=skip_malformed)
+
+
+def split_file(task, split, data_dir):
+    """The path of ``split``'s file: ``<data_dir>/<task.files.dir>/<file>``."""
     if task.files is None:
         raise UserInputError(f"{task.path}: task {task.name!r} declares no files source")
     if split not in task.files.splits:
@@ -252,7 +259,4 @@ def read_split(task, split, data_dir, skip_malformed=False):
     data_dir = pathlib.Path(data_dir)
     if not data_dir.is_dir():
         raise UserInputError(f"{data_dir}: data directory does not exist")
-    spec = task.files.splits[split]
-    path = data_dir / task.files.dir / spec.file
-    reader = read_jsonl if task.files.format == "jsonl" else read_tsv
-    return reader(task, spec, path, skip_malformed=skip_malformed)
+    return data_dir / task.files.dir / task.files.splits[split].file

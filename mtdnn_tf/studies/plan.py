@@ -71,7 +71,8 @@ def _settings(config, name, tasks, seed, epochs, **extra):
         tasks=list(tasks), model_dir=f"{config.study_dir}/{name}", data_dir=config.data_dir,
         task_dir=config.task_dir, preset=config.preset, random_backbone=config.random_backbone,
         vocab_file=config.vocab_file, max_seq_length=config.max_seq_length,
-        head_input=config.head_input, train=train, save_model=False, **extra)
+        head_input=config.head_input, train=train, save_model=False,
+        cache_dir=f"{config.study_dir}/token_cache", **extra)
 
 
 def adapt_epochs(config, train_size, fraction):

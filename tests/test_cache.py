@@ -1,0 +1,43 @@
+"""Tokenised splits are cached on disk and reused only while their inputs are unchanged."""
+
+import shutil
+
+import numpy as np
+
+from mtdnn_tf import experiment
+from mtdnn_tf.data.packing import TextPacker
+from mtdnn_tf.experiment import RunSettings, load_packed_data
+
+
+def test_second_load_reads_the_cache_and_a_changed_file_is_tokenised_again(demo_dir, demo_tokenizer, demo_tasks,
+                                                                            tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    tasks = {n: demo_tasks[n] for n in ("demo_pair",)}
+    settings = RunSettings(tasks=list(tasks), model_dir="", data_dir=str(data), cache_dir=str(tmp_path / "cache"),
+                           train_fraction=0.5, fraction_seed=3)
+    packer = TextPacker(demo_tokenizer, 24)
+    first, first_dev, _ = load_packed_data(tasks, settings, packer, verbose=False)
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2  # train (the 50% draw) and dev
+
+    calls = []
+    real_pack = experiment.pack_split
+    monkeypatch.setattr(experiment, "pack_split", lambda *a, **k: calls.append(1) or real_pack(*a, **k))
+    second, second_dev, _ = load_packed_data(tasks, settings, packer, verbose=False)
+    assert calls == []  # nothing tokenised again
+    for a, b in [(first["demo_pair"], second["demo_pair"]), (first_dev["demo_pair"]["dev"], second_dev["demo_pair"]["dev"])]:
+        for key in a.features:
+            np.testing.assert_array_equal(a.features[key], b.features[key])
+        np.testing.assert_array_equal(a.labels, b.labels)
+        assert a.ids == b.ids and a.source == b.source
+    assert len(second["demo_pair"]) == 200  # half of the 400 training pairs
+
+    other_seed = RunSettings(**{**settings.__dict__, "fraction_seed": 4})
+    load_packed_data(tasks, other_seed, packer, verbose=False)
+    assert calls == [1]  # a different draw is a different entry
+
+    train_file = data / "demo_pair" / "train.tsv"
+    lines = train_file.read_text().splitlines(keepends=True)
+    train_file.write_text("".join(lines[:101]))  # header + 100 rows
+    third, _, _ = load_packed_data(tasks, settings, packer, verbose=False)
+    assert len(calls) == 2 and len(third["demo_pair"]) == 50
