@@ -18,8 +18,8 @@ from mtdnn_tf.data.readers import read_split
 
 
 def test_bucket_lengths_are_a_small_fixed_set_ending_at_max_length():
-    assert bucket_lengths(128) == [8, 16, 24, 32, 48, 64, 80, 96, 112, 128]
-    assert bucket_lengths(100) == [8, 16, 24, 32, 48, 64, 80, 96, 100]
+    assert bucket_lengths(128) == [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128]
+    assert bucket_lengths(100) == [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 100]
     assert bucket_lengths(10) == [8, 10]
 
 

@@ -27,13 +27,11 @@ def _one_line_error(result, code=2):
     "flag, message",
     [
         ("--batch_size=-4", "--batch_size"),
-        ("--learning_rate=0", "--learning_rate must be positive"),
         ("--head_input=first", "--head_input"),
-        ("--mixed_precision=float8", "--mixed_precision"),
-        ("--sort_window=0", "--sort_window"),
     ],
 )
 def test_bad_flag_values_are_one_line(flag, message, tmp_path):
+    # In a real process; tests/test_bad_inputs.py runs many more flag and file cases in-process.
     result = _train("--tasks=rte", f"--model_dir={tmp_path}", flag)
     assert message in _one_line_error(result)
 
