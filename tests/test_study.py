@@ -66,7 +66,9 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     run_study(config, verbose=False)
     assert study_json.stat().st_mtime_ns == before
 
-    text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x")
+    (tmp_path / "notes.md").write_text("Hand-written reading.\n")
+    text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
+                        notes=tmp_path / "notes.md")
     single = [json.loads((tmp_path / f"study/single_task/demo_sentiment/seed{s}/metrics.json").read_text())
               ["final"]["demo_sentiment"]["dev"]["accuracy"] for s in (1, 2)]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
@@ -74,6 +76,7 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     assert "| 5% | 3 |" in text and "| 100% | 64 |" in text
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "python -m x" in text
+    assert text.rstrip().endswith("## Reading the numbers\n\nHand-written reading.")
 
 
 def test_study_command_rejects_a_target_among_the_tasks(tmp_path):

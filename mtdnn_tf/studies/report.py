@@ -69,8 +69,12 @@ def plot_adaptation(table, target, path):
     plt.close(figure)
 
 
-def write_report(study_json, out_md, out_png, command="", machine=None):
-    """Writes the Markdown report and the PNG curve; returns the Markdown text."""
+def write_report(study_json, out_md, out_png, command="", machine=None, notes=None):
+    """Writes the Markdown report and the PNG curve; returns the Markdown text.
+
+    ``notes``: a Markdown file appended under "Reading the numbers" (the
+    interpretation, written by a person; the tables above it are generated).
+    """
     study = json.loads(pathlib.Path(study_json).read_text())
     config = study["config"]
     table, metrics = collect(study)
@@ -130,6 +134,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None):
             cells.append(f"{_cell(values)} [{100 * min(values):.1f}, {100 * max(values):.1f}]" if values else "—")
         lines.append(f"| {100 * fraction:g}% | {sizes.get(fraction, '?')} | " + " | ".join(cells) + " |")
     lines += ["", f"![domain adaptation curve]({out_png.name})", ""]
+    if notes:
+        lines += ["## Reading the numbers", "", pathlib.Path(notes).read_text(encoding="utf-8").strip(), ""]
     text = "\n".join(lines)
     out_md.write_text(text, encoding="utf-8")
     return text
