@@ -43,6 +43,7 @@ flags.DEFINE_float("learning_rate", 2e-4, "Peak learning rate.")
 flags.DEFINE_string("head_input", "mean", "cls, pooled or mean.")
 flags.DEFINE_string("report", "docs/RESULTS.md", "Markdown report to write.")
 flags.DEFINE_string("plot", "docs/domain_adaptation.png", "PNG of the adaptation curve.")
+flags.DEFINE_string("report_json", "docs/results/study_runs.json", "Every run's final dev metrics, as JSON.")
 flags.DEFINE_string("notes", None, "A Markdown file appended to the report as its interpretation.")
 flags.DEFINE_string("machine", None, "Description of the machine for the report (default: from the OS).")
 flags.DEFINE_bool("report_only", False, "Do not train; rewrite the report from --study_dir.")
@@ -102,8 +103,9 @@ def study_main():
     command = "python -m mtdnn_tf.study " + " ".join(a for a in sys.argv[1:] if not a.startswith("--report_only"))
     if FLAGS.notes and not pathlib.Path(FLAGS.notes).is_file():
         raise UserInputError(f"--notes: {FLAGS.notes} does not exist")
-    write_report(study_json, FLAGS.report, FLAGS.plot, command=command, machine=FLAGS.machine, notes=FLAGS.notes)
-    print(f"Wrote {FLAGS.report} and {FLAGS.plot}")
+    write_report(study_json, FLAGS.report, FLAGS.plot, command=command, machine=FLAGS.machine, notes=FLAGS.notes,
+                 out_json=FLAGS.report_json)
+    print(f"Wrote {FLAGS.report}, {FLAGS.plot} and {FLAGS.report_json}")
 
 
 main = absl_main(study_main)

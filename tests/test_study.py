@@ -66,11 +66,14 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     run_study(config, verbose=False)
     assert study_json.stat().st_mtime_ns == before
 
-    (tmp_path / "notes.md").write_text("Hand-written reading.\n")
-    text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
-                        notes=tmp_path / "notes.md")
     single = [json.loads((tmp_path / f"study/single_task/demo_sentiment/seed{s}/metrics.json").read_text())
               ["final"]["demo_sentiment"]["dev"]["accuracy"] for s in (1, 2)]
+    (tmp_path / "notes.md").write_text("Hand-written reading.\n")
+    text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
+                        notes=tmp_path / "notes.md", out_json=tmp_path / "runs.json")
+    runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
+    assert len(runs) == 16
+    assert runs["single_task/demo_sentiment/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"] == single[0]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
     assert row.split("|")[2].strip() == f"{50 * (single[0] + single[1]):.1f} ± " + row.split("±")[1].split("|")[0].strip()
     assert "| 5% | 3 |" in text and "| 100% | 64 |" in text

@@ -69,11 +69,24 @@ def plot_adaptation(table, target, path):
     plt.close(figure)
 
 
-def write_report(study_json, out_md, out_png, command="", machine=None, notes=None):
+def write_runs_json(study, path):
+    """Writes every run's design and final dev metrics to one small JSON file (no checkpoints)."""
+    runs = {}
+    for name, entry in study["runs"].items():
+        record = json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())
+        runs[name] = {**entry, "final": record["final"], "train_examples": record.get("train_examples")}
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"config": study["config"], "seconds": study.get("seconds"), "runs": runs},
+                               indent=1) + "\n", encoding="utf-8")
+
+
+def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None):
     """Writes the Markdown report and the PNG curve; returns the Markdown text.
 
     ``notes``: a Markdown file appended under "Reading the numbers" (the
     interpretation, written by a person; the tables above it are generated).
+    ``out_json``: also write every run's final metrics there (``write_runs_json``).
     """
     study = json.loads(pathlib.Path(study_json).read_text())
     config = study["config"]
@@ -81,6 +94,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     out_md, out_png = pathlib.Path(out_md), pathlib.Path(out_png)
     out_md.parent.mkdir(parents=True, exist_ok=True)
     plot_adaptation(table, config["target"], out_png)
+    if out_json:
+        write_runs_json(study, out_json)
     machine = machine or f"{platform.machine()}, {__import__('os').cpu_count()} CPU cores, no GPU"
     seeds = ", ".join(str(s) for s in config["seeds"])
     lines = [
