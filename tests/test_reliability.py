@@ -115,7 +115,7 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
 
     data = tmp_path / "data"
-    write_demo_suite(data, train_size=640, dev_size=64)  # 20 + 20 steps an epoch; the demo flags reuse it
+    write_demo_suite(data, train_size=480, dev_size=48)  # 15 + 15 steps an epoch; the demo flags reuse it
     clean = _train(data, tmp_path / "clean")
     out, err = clean.communicate(timeout=600)
     assert clean.returncode == 0, err[-3000:]
@@ -124,9 +124,9 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
     victim = _train(data, killed_dir)
     state = killed_dir / "checkpoints" / "checkpoint"
     deadline = time.time() + 300
-    # Wait for a mid-epoch checkpoint (every 5 steps; an epoch is 40 steps), then kill at once.
+    # Wait for a mid-epoch checkpoint (every 5 steps; an epoch is 30 steps), then kill at once.
     while time.time() < deadline and victim.poll() is None:
-        if 10 <= _latest_step(state) % 40 <= 35:
+        if 10 <= _latest_step(state) % 30 <= 25:
             break
         time.sleep(0.02)
     assert victim.poll() is None, "the run ended before it could be killed"

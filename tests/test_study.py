@@ -12,7 +12,7 @@ from mtdnn_tf.studies.plan import StudyConfig, adapt_epochs, plan_study
 
 def _config(tmp_path, data):
     return StudyConfig(
-        tasks=["demo_sentiment", "demo_similarity"], target="demo_pair", data_dir=str(data), preset=None,
+        tasks=["demo_sentiment"], target="demo_pair", data_dir=str(data), preset=None,
         random_backbone="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
         vocab_file=str(data / "vocab.txt"), study_dir=str(tmp_path / "study"), seeds=[1, 2],
         fractions=[0.05, 1.0], samples_per_fraction=2, epochs=1, refine_epochs=1, adapt_epochs=1,
@@ -24,7 +24,7 @@ def test_plan_orders_runs_after_what_they_start_from(tmp_path):
     config = _config(tmp_path, tmp_path)
     runs = plan_study(config, target_train_size=64)
     names = [r.name for r in runs]
-    assert len(runs) == 2 * (1 + 2 + 2) + (2 * 2 + 1 * 2)
+    assert len(runs) == 2 * (1 + 1 + 1) + (2 * 2 + 1 * 2)
     for r in runs:
         if r.needs:
             assert names.index(r.needs) < names.index(r.name)
@@ -53,7 +53,7 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     config = _config(tmp_path, data)
     study_json = run_study(config, verbose=False)
     study = json.loads(study_json.read_text())
-    assert len(study["runs"]) == 16
+    assert len(study["runs"]) == 12
     mt_dir = tmp_path / "study" / "multi_task" / "seed1"
     assert (mt_dir / "model.keras").is_file()
     assert not (tmp_path / "study" / "single_task" / "demo_sentiment" / "seed1" / "model.keras").exists()
@@ -72,7 +72,7 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
                         notes=tmp_path / "notes.md", out_json=tmp_path / "runs.json")
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
-    assert len(runs) == 16
+    assert len(runs) == 12
     assert runs["single_task/demo_sentiment/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"] == single[0]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
     assert row.split("|")[2].strip() == f"{50 * (single[0] + single[1]):.1f} ± " + row.split("±")[1].split("|")[0].strip()

@@ -37,9 +37,12 @@ def test_bad_flag_values_are_one_line(flag, message, tmp_path):
 
 
 def test_demo_run_and_user_errors(tmp_path):
+    from mtdnn_tf.data.synthetic import write_demo_suite
+
     data = tmp_path / "data"
+    write_demo_suite(data, train_size=320, dev_size=80)  # smaller than the demo's; --generate_demo_data keeps it
     base = ["--flagfile=configs/demo.flags", f"--data_dir={data}", "--verbose=0"]
-    result = _train(*base, f"--model_dir={tmp_path / 'model'}", "--epochs=2")
+    result = _train(*base, f"--model_dir={tmp_path / 'model'}", "--epochs=1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Final dev metrics" in result.stdout and "demo_similarity  dev    pearson" in result.stdout
     assert (tmp_path / "model" / "model.keras").is_file()
@@ -49,9 +52,4 @@ def test_demo_run_and_user_errors(tmp_path):
     missing = _train("--tasks=rte", f"--model_dir={tmp_path / 'm2'}", f"--data_dir={data}",
                      "--random_backbone=tiny", vocab)
     assert _one_line_error(missing) == f"error: {data / 'RTE' / 'train.tsv'}: file not found"
-
-    unknown = _train("--tasks=rte,nope", f"--model_dir={tmp_path / 'm3'}", f"--data_dir={data}")
-    assert "unknown task 'nope'" in _one_line_error(unknown)
-
-    too_long = _train(*base, f"--model_dir={tmp_path / 'm4'}", "--max_seq_length=9999")
-    assert "--max_seq_length: 9999 is outside [3, 512]" in _one_line_error(too_long)
+    # tests/test_bad_inputs.py covers many more cases in-process.
