@@ -22,6 +22,7 @@ import keras
 
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.pipeline import pack_split
+from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data import cache as token_cache
 from mtdnn_tf.data.readers import read_split, split_file
 from mtdnn_tf.data.sampling import sample_fraction
@@ -146,24 +147,18 @@ def save_run(model, tokenizer, tasks, settings, model_dir):
     model_dir = pathlib.Path(model_dir)
     tokenizer.save_assets(str(model_dir))  # vocabulary.txt
     tokenizer_config = keras.saving.serialize_keras_object(tokenizer)
-    _write_atomically(model_dir / "tokenizer.json", json.dumps(tokenizer_config, indent=2) + "\n")
+    write_text_atomically(model_dir / "tokenizer.json", json.dumps(tokenizer_config, indent=2) + "\n")
     for name, task in tasks.items():
         target = model_dir / "tasks" / f"{name}.yaml"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(task.path, target)
-    _write_atomically(model_dir / "run_settings.json", json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
+    write_text_atomically(model_dir / "run_settings.json", json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".saving-", dir=model_dir))
     try:
         model.save(staging / "model.keras")
         os.replace(staging / "model.keras", model_dir / "model.keras")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_atomically(path, text):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def results_table(tasks, results, eval_splits):

@@ -6,7 +6,6 @@ traceback, and the expected exit status. ``tests/test_train_cli.py`` checks
 the same path in a real subprocess.
 """
 
-import pathlib
 
 import pytest
 import yaml

@@ -6,6 +6,7 @@ import pathlib
 import shutil
 import time
 
+from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.experiment import run
 from mtdnn_tf.studies.plan import plan_study
@@ -55,9 +56,7 @@ def run_study(config, verbose=True):
                      epochs=planned.settings.train.epochs)
         index["runs"][planned.name] = entry
         index["seconds"] = round(index.get("seconds", 0) + time.time() - tick, 1)
-        tmp = index_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(index, indent=2) + "\n")
-        tmp.replace(index_path)
+        write_text_atomically(index_path, json.dumps(index, indent=2) + "\n")
     if verbose:
         print(f"Study runs done in {time.time() - started:.0f} s ({len(runs)} runs)")
     return index_path

@@ -9,7 +9,6 @@ heads are not part of the step's variable list, so they get no gradient.
 import dataclasses
 import json
 import math
-import os
 import pathlib
 import sys
 import time
@@ -17,6 +16,7 @@ import time
 import keras
 import tensorflow as tf
 
+from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data.pipeline import DEFAULT_SORT_WINDOW, num_batches, train_dataset
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.losses import task_loss
@@ -94,12 +94,6 @@ def total_train_steps(train_splits, batch_size, epochs, max_examples_per_task=0)
                         for s in train_splits.values())
 
 
-def _write_json_atomically(path, data):
-    tmp = pathlib.Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class MultiTaskTrainer:
     """Trains a multi-task model built under ``strategy.scope()``.
 
@@ -129,14 +123,13 @@ class MultiTaskTrainer:
         with strategy.scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
             self.step_in_epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="step_in_epoch")
-            self.skipped_count = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_batches")
         # Dropout's random generators are Keras variables that tf.train.Checkpoint does
         # not reach through the model; saved too, so a resumed run draws the same masks.
         self.random_state = _RandomState(
             [v for v in model.non_trainable_variables if "seed_generator_state" in v.path])
         self.checkpoint = tf.train.Checkpoint(
             model=model, optimizer=optimizer, epoch=self.epoch, step_in_epoch=self.step_in_epoch,
-            random_state=self.random_state, skipped_batches=self.skipped_count,
+            random_state=self.random_state,
         )
         checkpoint_dir = self.model_dir / "checkpoints"
         if not self.chief:  # Other workers must save too (collective ops), but somewhere private.
@@ -280,9 +273,9 @@ class MultiTaskTrainer:
                              "metrics": epoch_metrics})
         if self.chief:
             record = {**self.extra_record, "epochs": self.history, "final": latest,
-                      "skipped_nonfinite_batches": int(self.skipped_count.numpy()),
+                      "skipped_nonfinite_batches": len(self.skipped),
                       "skipped_nonfinite": self.skipped}
-            _write_json_atomically(self.model_dir / "metrics.json", record)
+            write_text_atomically(self.model_dir / "metrics.json", json.dumps(record, indent=2) + "\n")
 
     # -- loop ----------------------------------------------------------------
     def train(self):
@@ -363,7 +356,6 @@ class MultiTaskTrainer:
                     raise NonFiniteLossError(
                         f"non-finite {what} at {where_}; the update was not applied and the last good"
                         " checkpoint is kept (--skip_nonfinite skips such batches instead)")
-                self.skipped_count.assign_add(1)
                 self.skipped.append({"epoch": epoch + 1, "step": position + 1, "task": name,
                                      "batch": done[name] + 1, "what": what})
                 print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
