@@ -20,7 +20,7 @@ import tempfile
 
 import keras
 
-from mtdnn_tf.data.packing import TextPacker
+from mtdnn_tf.data.packing import TextPacker, describe_truncation
 from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data import cache as token_cache
@@ -29,7 +29,7 @@ from mtdnn_tf.data.sampling import sample_fraction
 from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import chance_level
-from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
+from mtdnn_tf.models.backbone import load_backbone, load_tokenizer, tokenizer_options
 from mtdnn_tf.models.init_from import clone_backbone, initialize_from
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks, with_head_kind
@@ -83,10 +83,11 @@ def load_packed_data(tasks, settings, packer, verbose=True):
     reused while the file, task, vocabulary and options are unchanged.
 
     Returns:
-        (train_splits, eval_splits, skipped) where ``skipped`` maps
-        'task/split' to the per-reason counts of skipped rows.
+        (train_splits, eval_splits, skipped, truncated) where ``skipped`` maps
+        'task/split' to the per-reason counts of skipped rows and ``truncated``
+        maps 'task/split' to ``truncation_counts`` (printed when any was cut).
     """
-    train_splits, eval_splits, skipped = {}, {}, {}
+    train_splits, eval_splits, skipped, truncated = {}, {}, {}, {}
     for name, task in tasks.items():
         for split in ("train", *task.eval_splits):
             packed = _load_packed_split(task, split, settings, packer)
@@ -95,6 +96,9 @@ def load_packed_data(tasks, settings, packer, verbose=True):
                 if verbose:
                     counts = ", ".join(f"{n} {reason}" for reason, n in packed.skipped.items())
                     print(f"Skipped in {packed.source}: {counts}")
+            truncated[f"{name}/{split}"] = packed.truncation
+            if verbose and packed.truncation["truncated"]:
+                print(describe_truncation(packed.truncation, packed.source or f"{name}/{split}"))
             if split == "train":
                 train_splits[name] = packed
             else:
@@ -102,7 +106,7 @@ def load_packed_data(tasks, settings, packer, verbose=True):
         if verbose:
             sizes = ", ".join(f"{s} {len(p)}" for s, p in [("train", train_splits[name]), *eval_splits.get(name, {}).items()])
             print(f"Task {name}: {sizes} examples")
-    return train_splits, eval_splits, skipped
+    return train_splits, eval_splits, skipped, truncated
 
 
 def _load_packed_split(task, split, settings, packer):
@@ -112,7 +116,8 @@ def _load_packed_split(task, split, settings, packer):
         path = split_file(task, split, settings.data_dir)
         if path.is_file():
             key = token_cache.cache_key(
-                path, task, packer.tokenizer.get_vocabulary(), packer.max_seq_length, split=split,
+                path, task, packer.tokenizer.get_vocabulary(), packer.max_seq_length,
+                tokenizer_options(packer.tokenizer), split=split,
                 fraction=fraction, fraction_seed=settings.fraction_seed if fraction < 1 else None,
                 skip_malformed=settings.skip_malformed)
             cached = token_cache.load(settings.cache_dir, key)
@@ -214,7 +219,7 @@ def run(settings, verbose=True):
                 dtype=settings.mixed_precision,
             )
     _check_settings(settings, backbone)
-    train_splits, eval_splits, skipped = load_packed_data(tasks, settings, packer, verbose)
+    train_splits, eval_splits, skipped, truncated = load_packed_data(tasks, settings, packer, verbose)
     cfg = settings.train
     with strategy.scope():
         model = build_mtdnn_model(backbone, tasks, settings.head_input)
@@ -231,7 +236,7 @@ def run(settings, verbose=True):
         optimizer.build(model.trainable_variables)
     trainer = MultiTaskTrainer(
         model, optimizer, tasks, train_splits, eval_splits, cfg, settings.model_dir, strategy,
-        extra_record={"skipped_rows": skipped, "settings": dataclasses.asdict(settings),
+        extra_record={"skipped_rows": skipped, "truncated": truncated, "settings": dataclasses.asdict(settings),
                       "train_examples": {name: len(split) for name, split in train_splits.items()}},
     )
     results = trainer.train()

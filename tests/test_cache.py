@@ -17,14 +17,15 @@ def test_second_load_reads_the_cache_and_a_changed_file_is_tokenised_again(demo_
     settings = RunSettings(tasks=list(tasks), model_dir="", data_dir=str(data), cache_dir=str(tmp_path / "cache"),
                            train_fraction=0.5, fraction_seed=3)
     packer = TextPacker(demo_tokenizer, 24)
-    first, first_dev, _ = load_packed_data(tasks, settings, packer, verbose=False)
+    first, first_dev, _, truncated = load_packed_data(tasks, settings, packer, verbose=False)
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2  # train (the 50% draw) and dev
 
     calls = []
     real_pack = experiment.pack_split
     monkeypatch.setattr(experiment, "pack_split", lambda *a, **k: calls.append(1) or real_pack(*a, **k))
-    second, second_dev, _ = load_packed_data(tasks, settings, packer, verbose=False)
+    second, second_dev, _, cached_truncated = load_packed_data(tasks, settings, packer, verbose=False)
     assert calls == []  # nothing tokenised again
+    assert cached_truncated == truncated and truncated["demo_pair/train"]["examples"] == 200
     for a, b in [(first["demo_pair"], second["demo_pair"]), (first_dev["demo_pair"]["dev"], second_dev["demo_pair"]["dev"])]:
         for key in a.features:
             np.testing.assert_array_equal(a.features[key], b.features[key])
@@ -39,5 +40,22 @@ def test_second_load_reads_the_cache_and_a_changed_file_is_tokenised_again(demo_
     train_file = data / "demo_pair" / "train.tsv"
     lines = train_file.read_text().splitlines(keepends=True)
     train_file.write_text("".join(lines[:101]))  # header + 100 rows
-    third, _, _ = load_packed_data(tasks, settings, packer, verbose=False)
+    third, _, _, _ = load_packed_data(tasks, settings, packer, verbose=False)
     assert len(calls) == 2 and len(third["demo_pair"]) == 50
+
+
+def test_other_tokenizer_settings_are_another_entry(demo_dir, demo_tasks, tmp_path, monkeypatch):
+    from mtdnn_tf.models.backbone import load_tokenizer
+
+    tasks = {"demo_pair": demo_tasks["demo_pair"]}
+    settings = RunSettings(tasks=list(tasks), model_dir="", data_dir=str(demo_dir), cache_dir=str(tmp_path))
+    vocab = str(demo_dir / "vocab.txt")
+    load_packed_data(tasks, settings, TextPacker(load_tokenizer(vocab_file=vocab), 24), verbose=False)
+    calls = []
+    real_pack = experiment.pack_split
+    monkeypatch.setattr(experiment, "pack_split", lambda *a, **k: calls.append(1) or real_pack(*a, **k))
+    load_packed_data(tasks, settings, TextPacker(load_tokenizer(vocab_file=vocab), 24), verbose=False)
+    assert calls == []
+    cased = load_tokenizer(vocab_file=vocab, lowercase=False)  # same vocabulary, other normalisation
+    load_packed_data(tasks, settings, TextPacker(cased, 24), verbose=False)
+    assert calls == [1, 1]  # train and dev tokenised again

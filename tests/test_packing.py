@@ -1,6 +1,6 @@
 import numpy as np
 
-from mtdnn_tf.data.packing import TextPacker
+from mtdnn_tf.data.packing import TextPacker, describe_truncation, truncation_counts
 
 
 def test_pair_carries_both_segments(demo_tokenizer):
@@ -25,3 +25,17 @@ def test_single_sentence_and_truncation(demo_tokenizer):
     # round robin: the long first segment loses tokens, both segments stay.
     assert pair["segment_ids"][0].tolist() == [0, 0, 0, 0, 1, 1]
     assert pair["token_ids"][0][-1] == demo_tokenizer.sep_token_id
+
+
+def test_pack_reports_untruncated_lengths_and_truncation_counts(demo_tokenizer):
+    packer = TextPacker(demo_tokenizer, 6)
+    features, lengths = packer.pack(["the red cat sat near", "the cat"], ["a dog", "a dog"], with_lengths=True)
+    # [CLS] 5 words [SEP] 2 words [SEP] = 10; [CLS] 2 [SEP] 2 [SEP] = 7.
+    assert lengths.tolist() == [10, 7]
+    assert features["padding_mask"].sum(axis=1).tolist() == [6, 6]
+    assert truncation_counts(lengths, 6) == {
+        "examples": 2, "truncated": 2, "tokens_cut": 5, "longest": 10, "max_seq_length": 6}
+    assert truncation_counts(lengths, 10)["truncated"] == 0
+    line = describe_truncation(truncation_counts(lengths, 6), "PAIR/train.tsv")
+    assert line == ("Truncated at 6 tokens in PAIR/train.tsv: 2 of 2 examples (100.0%), 5 tokens cut, "
+                    "longest 10")

@@ -2,7 +2,8 @@
 
 Single sentences become ``[CLS] A [SEP]``; pairs ``[CLS] A [SEP] B [SEP]`` with
 segment ids 0 for A and 1 for B. Sequences longer than ``max_seq_length`` are
-truncated round-robin (the longer segment loses tokens first).
+truncated round-robin (the longer segment loses tokens first); ``pack``
+reports each text's untruncated length so callers can count what was cut.
 """
 
 import keras
@@ -41,11 +42,13 @@ class TextPacker:
             truncate="round_robin",
         )
 
-    def pack_tensors(self, text_a, text_b=None):
-        """Packs string tensors in-graph; returns a dict of int32 tensors [batch, max_seq_length]."""
+    def _segments(self, text_a, text_b):
         segments = (self.tokenizer(text_a),)
         if text_b is not None:
             segments += (self.tokenizer(text_b),)
+        return segments
+
+    def _pack_segments(self, segments):
         token_ids, segment_ids = self.packer(segments)
         return {
             "token_ids": token_ids,
@@ -53,7 +56,11 @@ class TextPacker:
             "padding_mask": tf.cast(token_ids != self.tokenizer.pad_token_id, tf.int32),
         }
 
-    def pack(self, text_a, text_b=None, chunk_size=4096, description=None):
+    def pack_tensors(self, text_a, text_b=None):
+        """Packs string tensors in-graph; returns a dict of int32 tensors [batch, max_seq_length]."""
+        return self._pack_segments(self._segments(text_a, text_b))
+
+    def pack(self, text_a, text_b=None, chunk_size=4096, description=None, with_lengths=False):
         """Packs python lists of strings; returns numpy int32 arrays [n, max_seq_length].
 
         Args:
@@ -61,6 +68,8 @@ class TextPacker:
             text_b: second texts (pairs), or None.
             chunk_size: texts tokenised per call.
             description: if given, a progress bar with this title is shown.
+            with_lengths: also return each example's untruncated packed length
+                (special tokens included): ``(features, lengths)``.
         """
         n = len(text_a)
         if text_b is not None and len(text_b) != n:
@@ -68,11 +77,53 @@ class TextPacker:
         bar = keras.utils.Progbar(n, verbose=1, unit_name="text") if description and n > chunk_size else None
         if bar is not None:
             print(description)
-        parts = []
+        parts, lengths = [], []
         for start in range(0, n, chunk_size):
             a = tf.constant(text_a[start : start + chunk_size])
             b = None if text_b is None else tf.constant(text_b[start : start + chunk_size])
-            parts.append({k: v.numpy() for k, v in self.pack_tensors(a, b).items()})
+            segments = self._segments(a, b)
+            parts.append({k: v.numpy() for k, v in self._pack_segments(segments).items()})
+            # [CLS] and one [SEP] per segment, plus the segments' own tokens.
+            lengths.append(sum(_row_lengths(s) for s in segments) + 1 + len(segments))
             if bar is not None:
                 bar.update(min(start + chunk_size, n))
-        return {k: np.concatenate([p[k] for p in parts]).astype(np.int32) for k in FEATURES}
+        features = {k: np.concatenate([p[k] for p in parts]).astype(np.int32) for k in FEATURES}
+        if with_lengths:
+            return features, np.concatenate(lengths).astype(np.int64)
+        return features
+
+
+def _row_lengths(tokens):
+    # keras-hub tokenizers return python lists eagerly and ragged tensors in graphs.
+    if isinstance(tokens, tf.RaggedTensor):
+        return tokens.row_lengths().numpy()
+    return np.asarray([len(row) for row in tokens], np.int64)
+
+
+def truncation_counts(lengths, max_seq_length):
+    """How many packed examples lost tokens to ``max_seq_length``, and how many tokens.
+
+    Args:
+        lengths: untruncated packed lengths, as ``TextPacker.pack(with_lengths=True)`` gives.
+        max_seq_length: the packed length.
+
+    Returns:
+        {"examples", "truncated", "tokens_cut", "longest", "max_seq_length"} as ints.
+    """
+    lengths = np.asarray(lengths, np.int64)
+    over = np.maximum(lengths - max_seq_length, 0)
+    return {
+        "examples": int(len(lengths)),
+        "truncated": int((over > 0).sum()),
+        "tokens_cut": int(over.sum()),
+        "longest": int(lengths.max()) if len(lengths) else 0,
+        "max_seq_length": int(max_seq_length),
+    }
+
+
+def describe_truncation(counts, source):
+    """One line for the user, e.g. 'Truncated at 128 tokens in RTE/train.tsv: 303 of 2490 (12.2%) ...'."""
+    share = 100.0 * counts["truncated"] / max(counts["examples"], 1)
+    return (f"Truncated at {counts['max_seq_length']} tokens in {source}: {counts['truncated']} of "
+            f"{counts['examples']} examples ({share:.1f}%), {counts['tokens_cut']} tokens cut, "
+            f"longest {counts['longest']}")

@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from mtdnn_tf.data.packing import FEATURES
+from mtdnn_tf.data.packing import FEATURES, truncation_counts
 from mtdnn_tf.data.ranking import gather_groups, group_candidates
 
 # Padded lengths a batch may take (plus max_seq_length itself).
@@ -32,7 +32,8 @@ class PackedSplit:
     unlabelled). For ranking tasks the unit is a candidate group: features are
     [groups, size, max_len], labels [groups, size] with -1 for padding, and
     ``group_matrix`` [groups, size] holds the example index of each candidate.
-    ``ids`` are always per example, in file order.
+    ``ids`` are always per example, in file order. ``truncation`` counts the
+    examples that lost tokens to the packed length (see ``truncation_counts``).
     """
 
     features: dict
@@ -41,6 +42,7 @@ class PackedSplit:
     skipped: dict = dataclasses.field(default_factory=dict)
     source: str = ""
     group_matrix: np.ndarray = None
+    truncation: dict = None
 
     def __len__(self):
         return len(self.features["token_ids"])
@@ -53,10 +55,12 @@ class PackedSplit:
 
 
 def pack_split(packer, examples, description=None, task=None):
-    """Tokenises SplitExamples into a PackedSplit (grouped for ranking ``task``)."""
-    features = packer.pack(examples.text_a, examples.text_b, description=description)
+    """Tokenises SplitExamples into a PackedSplit (grouped for ranking ``task``), counting truncation."""
+    features, lengths = packer.pack(examples.text_a, examples.text_b, description=description, with_lengths=True)
+    truncation = truncation_counts(lengths, packer.max_seq_length)
     if task is None or not task.is_ranking:
-        return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source)
+        return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source,
+                           truncation=truncation)
     matrix, skipped = group_candidates(examples, task.no_positive)
     labels = examples.labels if examples.labels is not None else np.zeros(len(examples), np.int32)
     grouped, grouped_labels = gather_groups(features, labels, matrix)
@@ -67,6 +71,7 @@ def pack_split(packer, examples, description=None, task=None):
         {**examples.skipped, **skipped},
         examples.source,
         group_matrix=matrix,
+        truncation=truncation,
     )
 
 

@@ -7,6 +7,7 @@ tests and the demo a small randomly initialised backbone can be built from a
 named size or explicit sizes instead.
 """
 
+import json
 import pathlib
 
 import keras_hub
@@ -53,14 +54,74 @@ def parse_random_size(spec):
     return sizes
 
 
-def load_tokenizer(preset=None, vocab_file=None):
-    """A keras-hub ``BertTokenizer`` from a preset, or from a WordPiece vocabulary file."""
+HF_TOKENIZER_CONFIG = "tokenizer_config.json"
+
+
+def hugging_face_tokenizer_options(preset):
+    """The text normalisation a Hugging Face-format directory's tokenizer declares.
+
+    Follows the Hugging Face ``BertTokenizer`` convention (which the official
+    MT-DNN uses too): ``strip_accents: null`` means "strip accents when
+    lowercasing", and ``tokenize_chinese_chars`` splits CJK characters. Returns
+    keras-hub ``WordPieceTokenizer`` arguments, or None for a directory without
+    ``tokenizer_config.json`` (a keras-hub preset keeps its own settings).
+    """
+    path = pathlib.Path(preset) / HF_TOKENIZER_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserInputError(f"{path}: cannot read the tokenizer settings ({e})") from None
+    lowercase = bool(config.get("do_lower_case", True))
+    strip_accents = config.get("strip_accents")
+    return {
+        "lowercase": lowercase,
+        "strip_accents": lowercase if strip_accents is None else bool(strip_accents),
+        "split_on_cjk": bool(config.get("tokenize_chinese_chars", True)),
+    }
+
+
+def tokenizer_options(tokenizer):
+    """The settings that decide how a tokenizer maps text to ids (for cache keys and checks)."""
+    return {
+        "lowercase": bool(tokenizer.lowercase),
+        "strip_accents": bool(tokenizer.strip_accents),
+        "split_on_cjk": bool(tokenizer.split_on_cjk),
+    }
+
+
+def load_tokenizer(preset=None, vocab_file=None, lowercase=True):
+    """A keras-hub ``BertTokenizer`` from a preset, or from a WordPiece vocabulary file.
+
+    A Hugging Face-format directory's ``tokenizer_config.json`` decides
+    lowercasing, accent stripping and CJK splitting (see
+    ``hugging_face_tokenizer_options``); a keras-hub preset keeps its own. A
+    bare vocabulary file is uncased when ``lowercase`` (lowercased and
+    accent-stripped, as BERT's uncased vocabularies expect) and cased otherwise.
+
+    Example:
+
+    ```python
+    tokenizer = load_tokenizer("../shared/pretrained/all-MiniLM-L6-v2")
+    tokenizer("Café") == tokenizer("cafe")  # accents stripped, as its config says
+    ```
+    """
     if preset:
         _check_preset(preset)
+        options = hugging_face_tokenizer_options(preset) if pathlib.Path(preset).is_dir() else None
         try:
-            return keras_hub.models.BertTokenizer.from_preset(preset)
+            if options is None:
+                return keras_hub.models.BertTokenizer.from_preset(preset)
+            # keras-hub's converter sets `lowercase` from the same file; the rest it leaves at defaults.
+            tokenizer = keras_hub.models.BertTokenizer.from_preset(
+                preset, strip_accents=options["strip_accents"], split_on_cjk=options["split_on_cjk"])
         except Exception as e:  # keras-hub raises several types for missing or unreachable presets
             raise UserInputError(f"--preset: cannot load a BERT tokenizer from {preset!r}: {e}") from None
+        if tokenizer.lowercase != options["lowercase"]:
+            raise UserInputError(f"--preset: {preset}: keras-hub did not apply do_lower_case="
+                                 f"{options['lowercase']} from {HF_TOKENIZER_CONFIG}")
+        return tokenizer
     if not vocab_file:
         raise UserInputError("give --preset, or --vocab_file for a randomly initialised backbone")
     path = pathlib.Path(vocab_file)
@@ -70,7 +131,7 @@ def load_tokenizer(preset=None, vocab_file=None):
     missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t not in vocabulary]
     if missing:
         raise UserInputError(f"{vocab_file}: vocabulary lacks special tokens {missing}")
-    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
+    return keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=lowercase, strip_accents=lowercase)
 
 
 def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_sequence_length=512, dropout=0.1,
