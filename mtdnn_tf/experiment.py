@@ -30,7 +30,7 @@ from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer, tokenizer_options
-from mtdnn_tf.models.init_from import clone_backbone, initialize_from
+from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initialize_from
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks, with_head_kind
 from mtdnn_tf.training.strategies import make_strategy
@@ -204,6 +204,8 @@ def run(settings, verbose=True):
         from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - registers layers
 
         source = load_trained_model(settings.init_from, flag="--init_from")
+        named = load_tokenizer(settings.preset, vocab_file) if settings.preset or vocab_file else None
+        check_source_fits(source, settings.head_input, settings.max_seq_length, named)
         tokenizer = source.tokenizer  # the encoder's vocabulary comes with it
     else:
         tokenizer = load_tokenizer(settings.preset, vocab_file)

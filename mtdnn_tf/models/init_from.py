@@ -8,6 +8,7 @@ source does not know start fresh; the source's other heads are not loaded.
 import keras_hub
 
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.models.backbone import tokenizer_options
 
 BACKBONE_TYPES = (keras_hub.models.BertBackbone,)
 
@@ -58,3 +59,36 @@ def initialize_from(model, source_model, task_names):
         else:
             fresh.append(name)
     return {"encoder": len(source_weights), "heads": loaded, "new_heads": fresh}
+
+
+def check_source_fits(source, head_input, max_seq_length, tokenizer=None, origin="--init_from"):
+    """Refuses a source run whose encoder would silently mean something else in this run.
+
+    Args:
+        source: the TrainedModel to start from.
+        head_input: this run's ``--head_input``; heads read what the source trained them on.
+        max_seq_length: this run's packed length; at most the source encoder's positions.
+        tokenizer: the tokenizer this run's flags name (``--preset`` / ``--vocab_file``),
+            or None; its vocabulary and normalisation must be the source's.
+
+    Raises:
+        UserInputError: one line naming the flag and both values.
+    """
+    trained_with = source.settings.get("head_input", "cls")
+    if trained_with != head_input:
+        raise UserInputError(f"{origin}: {source.model_dir} was trained with --head_input={trained_with}, "
+                             f"this run has --head_input={head_input}; give --head_input={trained_with}")
+    positions = source_backbone(source.model).max_sequence_length
+    if max_seq_length > positions:
+        raise UserInputError(f"{origin}: {source.model_dir}'s encoder has {positions} positions, fewer than "
+                             f"--max_seq_length={max_seq_length}")
+    if tokenizer is None:
+        return
+    if tokenizer.get_vocabulary() != source.tokenizer.get_vocabulary():
+        raise UserInputError(f"{origin}: {source.model_dir} was trained with another vocabulary "
+                             f"({source.tokenizer.vocabulary_size()} tokens) than --preset/--vocab_file "
+                             f"({tokenizer.vocabulary_size()} tokens)")
+    ours, theirs = tokenizer_options(tokenizer), tokenizer_options(source.tokenizer)
+    if ours != theirs:
+        differ = ", ".join(f"{k}={theirs[k]} (here {ours[k]})" for k in ours if ours[k] != theirs[k])
+        raise UserInputError(f"{origin}: {source.model_dir} was tokenised with other settings: {differ}")

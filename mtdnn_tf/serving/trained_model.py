@@ -20,12 +20,14 @@ class TrainedModel:
     """A trained multi-task model with its tokenizer and task definitions.
 
     Attributes:
+        model_dir: the run directory it was loaded from.
         model: the functional Keras model (one output per task).
         tokenizer: the keras-hub tokenizer it was trained with.
         tasks: ordered mapping name -> TaskConfig, as trained.
         settings: the run's settings (dict from run_settings.json).
     """
 
+    model_dir: str
     model: keras.Model
     tokenizer: object
     tasks: dict
@@ -67,4 +69,4 @@ def load_trained_model(model_dir, flag="--model_dir"):
         if kind:
             task = dataclasses.replace(task, head=dataclasses.replace(task.head, kind=kind))
         tasks[name] = task
-    return TrainedModel(model, tokenizer, tasks, settings)
+    return TrainedModel(str(model_dir), model, tokenizer, tasks, settings)
