@@ -7,6 +7,16 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["mtdnn_tf", "mtdnn_tf.*"]),
+    # The built-in task definitions are package data: a wheel works outside the checkout.
+    package_data={"mtdnn_tf.tasks": ["builtin/*.yaml"]},
+    entry_points={
+        "console_scripts": [
+            "mtdnn-train = mtdnn_tf.train:console_main",
+            "mtdnn-predict = mtdnn_tf.predict:console_main",
+            "mtdnn-export = mtdnn_tf.export:console_main",
+            "mtdnn-study = mtdnn_tf.study:console_main",
+        ]
+    },
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",

@@ -30,3 +30,13 @@ def absl_main(fn, extra=None):
         return run_guarded(fn, extra)
 
     return main
+
+
+def console_script(main):
+    """The zero-argument function a console script (``mtdnn-train`` ...) calls: absl's ``app.run(main)``."""
+    from absl import app  # noqa: PLC0415
+
+    def run():
+        app.run(main)
+
+    return run

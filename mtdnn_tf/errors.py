@@ -17,3 +17,7 @@ def where(path, line=None, field=None):
     if field is not None:
         text += f": field '{field}'"
     return text
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss or gradient (the CLI exits with status 3)."""

@@ -201,7 +201,7 @@ def run(settings, verbose=True):
     strategy = make_strategy(settings.strategy, settings.tpu)
     source = None
     if settings.init_from:
-        from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - registers layers
+        from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - a layer above (issue 14)
 
         source = load_trained_model(settings.init_from, flag="--init_from")
         named = load_tokenizer(settings.preset, vocab_file) if settings.preset or vocab_file else None

@@ -12,9 +12,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from mtdnn_tf.cli import absl_main  # noqa: E402
+from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
@@ -45,5 +45,7 @@ def _export():
 main = absl_main(_export)
 
 
+console_main = console_script(main)  # the `mtdnn-export` command
+
 if __name__ == "__main__":
-    app.run(main)
+    console_main()

@@ -8,7 +8,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags  # noqa: E402
+
+from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
@@ -21,18 +23,15 @@ flags.DEFINE_integer("batch_size", 64, "Prediction batch size.", lower_bound=1)
 flags.mark_flags_as_required(["model_dir"])
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)
-    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
-    from mtdnn_tf.serving.predict_run import predict_splits  # noqa: PLC0415
+def _predict():
+    from mtdnn_tf.serving.predict_run import predict_splits  # noqa: PLC0415 - imports TensorFlow
 
-    return run_guarded(lambda: predict_splits(
-        FLAGS.model_dir, FLAGS.tasks, FLAGS.split, FLAGS.data_dir, FLAGS.data_source,
-        FLAGS.output_dir, FLAGS.batch_size,
-    ))
+    predict_splits(FLAGS.model_dir, FLAGS.tasks, FLAGS.split, FLAGS.data_dir, FLAGS.data_source,
+                   FLAGS.output_dir, FLAGS.batch_size)
 
+
+main = absl_main(_predict)
+console_main = console_script(main)  # the `mtdnn-predict` command
 
 if __name__ == "__main__":
-    app.run(main)
+    console_main()

@@ -15,9 +15,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from mtdnn_tf.cli import absl_main  # noqa: E402
+from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -25,7 +25,7 @@ flags.DEFINE_list("tasks", None, "Tasks trained jointly; the per-task table cove
 flags.DEFINE_string("target", None, "Domain-adaptation task, held out of multi-task training.")
 flags.DEFINE_string("data_dir", None, "Root of the task files.")
 flags.DEFINE_string("preset", None, "Pretrained encoder (keras-hub preset or local directory).")
-flags.DEFINE_string("task_dir", None, "Directory of task YAML files (default: configs/tasks).")
+flags.DEFINE_string("task_dir", None, "A directory of your own task YAML files, searched before the built-in tasks.")
 flags.DEFINE_string("study_dir", None, "Where every run's model_dir and study.json go.")
 flags.DEFINE_list("seeds", ["1", "2"], "Seeds of the multi-task, single-task and refinement runs.")
 flags.DEFINE_list("fractions", ["0.001", "0.01", "0.1", "1"], "Fractions of --target's training data.")
@@ -110,5 +110,7 @@ def study_main():
 
 main = absl_main(study_main)
 
+console_main = console_script(main)  # the `mtdnn-study` command
+
 if __name__ == "__main__":
-    app.run(main)
+    console_main()

@@ -11,18 +11,22 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from absl import app, flags, logging  # noqa: E402
+from absl import flags  # noqa: E402
+
+from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
+from mtdnn_tf.errors import NonFiniteLossError  # noqa: E402
 
 from mtdnn_tf.models.head_input import HEAD_INPUTS  # noqa: E402
 from mtdnn_tf.training.strategies import STRATEGIES  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_list("tasks", None, "Tasks to train jointly, by YAML name (configs/tasks/<name>.yaml).")
+flags.DEFINE_list("tasks", None, "Tasks to train jointly, by YAML name (<task_dir>/<name>.yaml or a built-in task).")
 flags.DEFINE_string("model_dir", None, "Where checkpoints, metrics.json and the final model go.")
 flags.DEFINE_string("data_dir", None, "Root of the task files (<data_dir>/<TASK>/train.tsv ...), or the tfds data_dir.")
 flags.DEFINE_enum("data_source", "files", ["files", "tfds"], "Read task files, or tensorflow-datasets.")
-flags.DEFINE_string("task_dir", None, "Directory of task YAML files (default: the repository's configs/tasks).")
+flags.DEFINE_string("task_dir", None, "A directory of your own task YAML files, searched before the built-in tasks "
+                    "(mtdnn_tf/tasks/builtin, linked as configs/tasks in a checkout).")
 flags.DEFINE_string("preset", None, "keras-hub preset name, Keras preset directory or Hugging Face BERT directory.")
 flags.DEFINE_string("random_backbone", None, "Without --preset: size of a randomly initialised BERT ('tiny', 'small' or num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=..[,max_sequence_length=..]).")
 flags.DEFINE_string("vocab_file", None, "WordPiece vocabulary for a random backbone.")
@@ -102,16 +106,14 @@ def settings_from_flags():
     )
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines would bury the progress bar.
-    from mtdnn_tf.cli import run_guarded  # noqa: PLC0415
-    from mtdnn_tf.experiment import run  # noqa: PLC0415
-    from mtdnn_tf.training.trainer import NonFiniteLossError  # noqa: PLC0415
+def _train():
+    from mtdnn_tf.experiment import run  # noqa: PLC0415 - after flag parsing: imports TensorFlow
 
-    return run_guarded(lambda: run(settings_from_flags()), extra={NonFiniteLossError: 3})
+    run(settings_from_flags())
 
+
+main = absl_main(_train, extra={NonFiniteLossError: 3})
+console_main = console_script(main)  # the `mtdnn-train` command
 
 if __name__ == "__main__":
-    app.run(main)
+    console_main()

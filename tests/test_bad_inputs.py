@@ -14,6 +14,7 @@ from absl import flags
 from conftest import REPO
 
 SUITE = REPO / "tests" / "bad_inputs"
+BUILTIN = REPO / "configs" / "tasks"  # the built-in tasks, searched after --task_dir
 CASES = sorted(p.name for p in SUITE.iterdir() if (p / "case.yaml").is_file())
 COMMON = [
     f"--task_dir={SUITE / 'tasks'}",
@@ -52,7 +53,7 @@ def test_bad_input_case(name, tmp_path, capsys):
     case = yaml.safe_load((folder / "case.yaml").read_text(encoding="utf-8"))
     model_dir = tmp_path / "model"
     fill = {"case": str(folder), "model_dir": str(model_dir), "tasks": str(SUITE / "tasks"),
-            "known": ", ".join(sorted(p.stem for p in (SUITE / "tasks").glob("*.yaml")))}
+            "known": ", ".join(sorted({p.stem for d in (SUITE / "tasks", BUILTIN) for p in d.glob("*.yaml")}))}
     argv = [*COMMON, f"--data_dir={folder}", f"--model_dir={model_dir}", *[a.format(**fill) for a in case["flags"]]]
     stderr, code = _run_train_command(argv, capsys)
     if case["error"] is None:  # inputs that must just work (e.g. CRLF line ends)

@@ -79,3 +79,17 @@ def test_unknown_and_repeated_task_names():
         load_tasks(["glue_xyz"])
     with pytest.raises(UserInputError, match="'rte' is listed twice"):
         load_tasks(["rte", "rte"])
+
+
+def test_task_dir_comes_before_the_built_in_tasks(tmp_path):
+    _write(tmp_path, "t", BASE)  # a new task
+    _write(tmp_path, "rte", BASE.replace("name: t", "name: rte"))  # replaces the built-in RTE
+    tasks = load_tasks(["mrpc", "t", "rte"], tmp_path)
+    assert tasks["mrpc"].path.endswith("builtin/mrpc.yaml")  # not in task_dir: the built-in one
+    assert tasks["t"].path == str(tmp_path / "t.yaml")
+    assert tasks["rte"].path == str(tmp_path / "rte.yaml") and tasks["rte"].input == "single"
+    assert {"t", "rte", "mrpc", "cola"} <= set(available_tasks(tmp_path))
+    with pytest.raises(UserInputError, match=r"^--task_dir: .*/missing: task directory does not exist$"):
+        load_tasks(["mrpc"], tmp_path / "missing")
+    with pytest.raises(UserInputError, match=r"^unknown task 'nope': no nope.yaml in .* or the built-in tasks"):
+        load_tasks(["nope"], tmp_path)

@@ -6,10 +6,6 @@ import pathlib
 
 import keras
 
-import mtdnn_tf.models.head_input  # noqa: F401 - registers the custom layers for loading
-import mtdnn_tf.models.linear_head  # noqa: F401
-import mtdnn_tf.models.san_head  # noqa: F401
-import mtdnn_tf.training.schedules  # noqa: F401
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.tasks import load_task_file

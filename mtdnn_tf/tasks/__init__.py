@@ -1,19 +1,21 @@
 """Task definitions loaded from YAML."""
 
 from mtdnn_tf.tasks.task_config import (
-    DEFAULT_TASK_DIR,
+    BUILTIN_TASK_DIR,
     FileSource,
     FileSplit,
     HeadConfig,
     TaskConfig,
     TfdsSource,
     available_tasks,
+    find_task_file,
     load_task_file,
     load_tasks,
+    task_search_path,
     with_head_kind,
 )
 
 __all__ = [
-    "DEFAULT_TASK_DIR", "FileSource", "FileSplit", "HeadConfig", "TaskConfig", "TfdsSource",
-    "available_tasks", "load_task_file", "load_tasks", "with_head_kind",
+    "BUILTIN_TASK_DIR", "FileSource", "FileSplit", "HeadConfig", "TaskConfig", "TfdsSource",
+    "available_tasks", "find_task_file", "load_task_file", "load_tasks", "task_search_path", "with_head_kind",
 ]

@@ -1,4 +1,9 @@
-"""Task definitions: the dataclasses behind ``configs/tasks/*.yaml`` and their loader.
+"""Task definitions: the dataclasses behind the task YAML files and their loader.
+
+The built-in tasks (GLUE, SNLI, SciTail, the demo suite) ship inside the
+package, in ``mtdnn_tf/tasks/builtin/`` (``configs/tasks`` in a checkout links
+there). A user's ``task_dir`` is searched first, so its files add tasks or
+replace built-in ones of the same name.
 
 A task file declares what a task is (input, type, labels, metrics, head, loss
 weight) and where its data lives (delimited files under a data directory, or a
@@ -30,7 +35,7 @@ METRICS_BY_TYPE = {
     "ranking": ("ranking_accuracy", "accuracy"),
 }
 
-DEFAULT_TASK_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs" / "tasks"
+BUILTIN_TASK_DIR = pathlib.Path(__file__).resolve().parent / "builtin"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -199,30 +204,45 @@ def load_task_file(path):
     return task
 
 
+def task_search_path(task_dir=None):
+    """The directories searched for ``<name>.yaml``, first match first: ``task_dir``, then the built-ins."""
+    if task_dir is None:
+        return [BUILTIN_TASK_DIR]
+    task_dir = pathlib.Path(task_dir)
+    if not task_dir.is_dir():
+        raise UserInputError(f"--task_dir: {task_dir}: task directory does not exist")
+    return [task_dir, BUILTIN_TASK_DIR]
+
+
 def available_tasks(task_dir=None):
-    """Names of the tasks defined in ``task_dir`` (default: the repository's configs/tasks)."""
-    task_dir = pathlib.Path(task_dir or DEFAULT_TASK_DIR)
-    return sorted(p.stem for p in task_dir.glob("*.yaml"))
+    """Names of the tasks in ``task_dir`` and the built-in tasks."""
+    return sorted({p.stem for directory in task_search_path(task_dir) for p in directory.glob("*.yaml")})
+
+
+def find_task_file(name, task_dir=None):
+    """The YAML file of task ``name``: from ``task_dir`` if it has one, else the built-in one."""
+    search = task_search_path(task_dir)
+    for directory in search:
+        path = directory / f"{name}.yaml"
+        if path.is_file():
+            return path
+    where_looked = f"{search[0]} or the built-in tasks" if task_dir is not None else "the built-in tasks"
+    raise UserInputError(f"unknown task {name!r}: no {name}.yaml in {where_looked} "
+                         f"(known: {', '.join(available_tasks(task_dir))})")
 
 
 def load_tasks(names, task_dir=None):
-    """Loads tasks by name, in the given order, from ``task_dir``.
+    """Loads tasks by name, in the given order, from ``task_dir`` or the built-in tasks.
 
     Raises:
         UserInputError: for an unknown or repeated name, or an invalid task file.
     """
-    task_dir = pathlib.Path(task_dir or DEFAULT_TASK_DIR)
-    if not task_dir.is_dir():
-        raise UserInputError(f"{task_dir}: task directory does not exist")
+    task_search_path(task_dir)  # a missing task_dir is an error even before any name is looked up
     if not names:
         raise UserInputError("no tasks given")
     tasks = {}
     for name in names:
         if name in tasks:
             raise UserInputError(f"task {name!r} is listed twice")
-        path = task_dir / f"{name}.yaml"
-        if not path.is_file():
-            known = ", ".join(available_tasks(task_dir))
-            raise UserInputError(f"unknown task {name!r}: no {path} (known: {known})")
-        tasks[name] = load_task_file(path)
+        tasks[name] = load_task_file(find_task_file(name, task_dir))
     return tasks

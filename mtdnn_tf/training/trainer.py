@@ -18,17 +18,13 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data.pipeline import DEFAULT_SORT_WINDOW, num_batches, train_dataset
-from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.errors import NonFiniteLossError, UserInputError  # noqa: F401 - NonFiniteLossError re-exported
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.mtdnn_model import task_forward, task_model, task_variables
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.sampler import algorithm1_order
 from mtdnn_tf.training.schedules import WarmupLinearDecay
 from mtdnn_tf.training.strategies import is_chief
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss or gradient."""
 
 
 class _RandomState(tf.Module):
