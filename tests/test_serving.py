@@ -87,6 +87,17 @@ def test_saved_model_answers_every_signature_in_a_fresh_process(trained, tmp_pat
                 assert served[name][key] == [v.decode() for v in value]
     assert served["serving_default"] == served["demo_pair"]
     assert set(served["demo_pair"]["label"]) <= {"same", "different"}
+    _assert_each_weight_stored_once(export_dir, trained_model.model)
+
+
+def _assert_each_weight_stored_once(export_dir, model):
+    """The SavedModel's variables hold the model's weights once (plus a few scalars), not twice."""
+    reader = tf.train.load_checkpoint(str(export_dir / "variables" / "variables"))
+    stored = sum(int(np.prod(shape)) for shape in reader.get_variable_to_shape_map().values())
+    weights = sum(int(np.prod(w.shape)) for w in model.weights)
+    assert weights <= stored <= 1.01 * weights, (stored, weights)
+    data_bytes = sum(f.stat().st_size for f in (export_dir / "variables").glob("variables.data-*"))
+    assert data_bytes <= 1.05 * 4 * weights  # float32: within 5% of the weights' own size
 
 
 def test_saved_model_cli_lists_signatures_and_wrong_dtypes_are_rejected(trained, tmp_path):

@@ -31,7 +31,8 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
     # keras-hub layers must run once before they are tracked (their lookup tables are built lazily).
     packer.pack(["warm up"], ["warm up"])
     archive = keras.export.ExportArchive()
-    archive.track(trained.model)
+    # The model is not tracked: the endpoints capture its variables, and tracking it too
+    # would store every weight twice (Keras' variable wrappers and the tf.Variables inside).
     archive.track(packer.tokenizer)
     archive.track(packer.packer)
     functions = {name: make_serving_function(task, trained.model, packer) for name, task in tasks.items()}

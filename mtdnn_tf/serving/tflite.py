@@ -42,8 +42,7 @@ def convert_task(trained, task_name, seq_length, quantize=False):
     task = trained.tasks[task_name]
     head_model = task_model(trained.model, task_name)
     signature = [tf.TensorSpec([None, seq_length], tf.int32, name=n) for n in FEATURE_NAMES]
-    archive = keras.export.ExportArchive()
-    archive.track(head_model)
+    archive = keras.export.ExportArchive()  # the endpoint captures the variables; no track(): no second copy
     archive.add_endpoint("serving_default", tf.function(_task_function(task, head_model)), signature)
     with tempfile.TemporaryDirectory() as tmp:
         archive.write_out(tmp, verbose=False)
