@@ -9,6 +9,32 @@ class UserInputError(Exception):
     """Bad input from the user: a file, a line, a field or a flag is named in the message."""
 
 
+class SettingError(UserInputError):
+    """A library setting out of range; ``setting`` names it so a CLI can name its flag instead."""
+
+    def __init__(self, setting, message):
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+        self.detail = message
+
+
+def check_settings(owner, checks):
+    """Raises SettingError for the first ``(name, is_valid, requirement)`` that ``owner`` fails.
+
+    Example: ``check_settings(config, [("epochs", lambda v: v >= 1, "at least 1")])``.
+    """
+    for name, is_valid, requirement in checks:
+        value = getattr(owner, name)
+        if not is_valid(value):
+            raise SettingError(name, f"must be {requirement}, got {value!r}")
+
+
+def as_flag_error(error, flag_names=None):
+    """The same error naming the command-line flag (``--batch_size``) instead of the setting."""
+    flag = (flag_names or {}).get(error.setting, error.setting)
+    return UserInputError(f"--{flag}: {error.detail}")
+
+
 def where(path, line=None, field=None):
     """Formats a location prefix such as ``RTE/train.tsv:12`` or ``rte.yaml: field 'head.kind'``."""
     text = str(path)

@@ -27,14 +27,19 @@ from mtdnn_tf.data import cache as token_cache
 from mtdnn_tf.data.readers import read_split, split_file
 from mtdnn_tf.data.sampling import sample_fraction
 from mtdnn_tf.data.synthetic import write_demo_suite
-from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.errors import UserInputError, check_settings
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer, tokenizer_options
+from mtdnn_tf.models.head_input import HEAD_INPUTS
 from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initialize_from
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks, with_head_kind
-from mtdnn_tf.training.strategies import make_strategy
+from mtdnn_tf.training.strategies import STRATEGIES, make_strategy
 from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+
+
+MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
+DATA_SOURCES = ("files", "tfds")
 
 
 @dataclasses.dataclass
@@ -63,6 +68,18 @@ class RunSettings:
     save_model: bool = True  # write model.keras etc. at the end (the study skips it for throw-away runs)
     cache_dir: str = None  # cache tokenised splits of files here (reused while inputs are unchanged)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        check_settings(self, [
+            ("tasks", lambda v: bool(v), "at least one task name"),
+            ("data_source", lambda v: v in DATA_SOURCES, f"one of {', '.join(DATA_SOURCES)}"),
+            ("max_seq_length", lambda v: v >= 3, "at least 3 ([CLS], a token, [SEP])"),
+            ("head_input", lambda v: v in HEAD_INPUTS, f"one of {', '.join(HEAD_INPUTS)}"),
+            ("strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+            ("mixed_precision", lambda v: v in MIXED_PRECISION_POLICIES,
+             "none, mixed_float16 or mixed_bfloat16"),
+            ("train_fraction", lambda v: 0 < v <= 1, "in (0, 1]"),
+        ])
 
 
 def read_task_data(task, split, settings):
@@ -132,9 +149,6 @@ def _load_packed_split(task, split, settings, packer):
     return packed
 
 
-MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
-
-
 def _check_settings(settings, backbone):
     limit = backbone.max_sequence_length
     if not 3 <= settings.max_seq_length <= limit:
@@ -193,11 +207,6 @@ def run(settings, verbose=True):
             raise UserInputError("--generate_demo_data needs --data_dir")
         demo_vocab = write_demo_suite(settings.data_dir)
         vocab_file = vocab_file or str(demo_vocab)
-    if settings.mixed_precision not in MIXED_PRECISION_POLICIES:
-        raise UserInputError(f"--mixed_precision: unknown policy {settings.mixed_precision!r} "
-                             "(choose mixed_float16 or mixed_bfloat16)")
-    if not 0 < settings.train_fraction <= 1:
-        raise UserInputError(f"--train_fraction: {settings.train_fraction} is not in (0, 1]")
     strategy = make_strategy(settings.strategy, settings.tpu)
     source = None
     if settings.init_from:

@@ -40,7 +40,7 @@ flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples pe
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.", lower_bound=3)
 flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)
 flags.DEFINE_float("learning_rate", 2e-4, "Peak learning rate.")
-flags.DEFINE_string("head_input", "mean", "cls, pooled or mean.")
+flags.DEFINE_enum("head_input", "mean", ["cls", "pooled", "mean"], "What linear heads read (see mtdnn_tf.train).")
 flags.DEFINE_string("report", "docs/RESULTS.md", "Markdown report to write.")
 flags.DEFINE_string("plot", "docs/domain_adaptation.png", "PNG of the adaptation curve.")
 flags.DEFINE_string("report_json", "docs/results/study_runs.json", "Every run's final dev metrics, as JSON.")
@@ -60,7 +60,7 @@ def _numbers(values, kind, flag):
 
 
 def config_from_flags():
-    from mtdnn_tf.errors import UserInputError  # noqa: PLC0415
+    from mtdnn_tf.errors import SettingError, UserInputError, as_flag_error  # noqa: PLC0415
     from mtdnn_tf.studies.plan import StudyConfig  # noqa: PLC0415
 
     try:
@@ -68,21 +68,18 @@ def config_from_flags():
         fractions = _numbers(FLAGS.fractions, float, "fractions")
     except ValueError as e:
         raise UserInputError(str(e)) from None
-    if not seeds:
-        raise UserInputError("--seeds: give at least one seed")
-    bad = [f for f in fractions if not 0 < f <= 1]
-    if bad:
-        raise UserInputError(f"--fractions: {bad} not in (0, 1]")
-    if FLAGS.target in FLAGS.tasks:
-        raise UserInputError(f"--target: {FLAGS.target!r} must not be one of --tasks (it is held out)")
-    return StudyConfig(
-        tasks=FLAGS.tasks, target=FLAGS.target, data_dir=FLAGS.data_dir, preset=FLAGS.preset,
-        study_dir=FLAGS.study_dir, task_dir=FLAGS.task_dir, seeds=seeds, fractions=fractions,
-        samples_per_fraction=FLAGS.samples_per_fraction, epochs=FLAGS.epochs, refine_epochs=FLAGS.refine_epochs,
-        adapt_epochs=FLAGS.adapt_epochs, adapt_min_steps=FLAGS.adapt_min_steps,
-        max_examples_per_task=FLAGS.max_examples_per_task, max_seq_length=FLAGS.max_seq_length,
-        batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate, head_input=FLAGS.head_input,
-    )
+    try:
+        return StudyConfig(
+            tasks=FLAGS.tasks, target=FLAGS.target, data_dir=FLAGS.data_dir, preset=FLAGS.preset,
+            study_dir=FLAGS.study_dir, task_dir=FLAGS.task_dir, seeds=seeds, fractions=fractions,
+            samples_per_fraction=FLAGS.samples_per_fraction, epochs=FLAGS.epochs,
+            refine_epochs=FLAGS.refine_epochs, adapt_epochs=FLAGS.adapt_epochs,
+            adapt_min_steps=FLAGS.adapt_min_steps, max_examples_per_task=FLAGS.max_examples_per_task,
+            max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
+            head_input=FLAGS.head_input,
+        )
+    except SettingError as e:  # the library names its setting; say which flag it came from
+        raise as_flag_error(e) from None
 
 
 def study_main():

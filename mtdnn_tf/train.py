@@ -107,9 +107,14 @@ def settings_from_flags():
 
 
 def _train():
+    from mtdnn_tf.errors import SettingError, as_flag_error  # noqa: PLC0415
     from mtdnn_tf.experiment import run  # noqa: PLC0415 - after flag parsing: imports TensorFlow
 
-    run(settings_from_flags())
+    try:
+        settings = settings_from_flags()
+    except SettingError as e:  # the library names its setting; say which flag it came from
+        raise as_flag_error(e, {"head_overrides": "heads"}) from None
+    run(settings)
 
 
 main = absl_main(_train, extra={NonFiniteLossError: 3})

@@ -52,3 +52,18 @@ def test_sample_fraction_of_a_real_task_split():
     stsb = load_tasks(["stsb"])["stsb"]
     scores = SplitExamples(text_a=["x"] * 100, text_b=["y"] * 100, labels=np.linspace(0, 5, 100), ids=list(range(100)))
     assert len(sample_fraction(scores, 0.1, seed=0, task=stsb)) == 10
+
+
+def test_a_fraction_of_a_ranking_task_keeps_whole_groups():
+    task = load_tasks(["qnli_rank"])["qnli_rank"]
+    groups = [f"q{i // 3}" for i in range(300)]  # 100 questions, 3 candidates each
+    examples = SplitExamples(text_a=[f"a{i}" for i in range(300)], text_b=[f"b{i}" for i in range(300)],
+                             labels=np.asarray([int(i % 3 == 0) for i in range(300)]), ids=list(range(300)),
+                             groups=groups)
+    small = sample_fraction(examples, 0.1, seed=5, task=task)
+    kept = sorted(set(small.groups))
+    assert len(kept) == 10 and len(small) == 30  # 10% of the groups, every candidate of each
+    assert all(small.groups.count(key) == 3 for key in kept)
+    assert small.text_a == [f"a{i}" for i in small.ids]
+    again = sample_fraction(examples, 0.1, seed=5, task=task)
+    assert again.ids == small.ids and sample_fraction(examples, 0.1, seed=6, task=task).ids != small.ids

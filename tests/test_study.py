@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from conftest import REPO
+from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.studies.plan import StudyConfig, adapt_epochs, plan_study
 
 
@@ -39,8 +40,10 @@ def test_plan_orders_runs_after_what_they_start_from(tmp_path):
     assert single.settings.train.max_examples_per_task == runs[0].settings.train.max_examples_per_task
     # 5% of 64 examples is one batch of 16: three epochs reach adapt_min_steps.
     assert adapt_epochs(config, 64, 0.05) == 3 and adapt_epochs(config, 64, 1.0) == 1
-    with pytest.raises(ValueError, match="must not be one of"):
-        plan_study(StudyConfig(tasks=["rte"], target="rte", data_dir="", preset="", study_dir=""), 10)
+    with pytest.raises(UserInputError, match=r"^target: must be a task not among the multi-task tasks"):
+        StudyConfig(tasks=["rte"], target="rte", data_dir="", preset="", study_dir="")
+    with pytest.raises(UserInputError, match=r"^head_input: must be one of cls, pooled, mean, got 'men'$"):
+        StudyConfig(tasks=["rte"], target="mrpc", data_dir="", preset="", study_dir="", head_input="men")
 
 
 def test_study_runs_once_and_writes_the_report(tmp_path):
@@ -87,4 +90,16 @@ def test_study_command_rejects_a_target_among_the_tasks(tmp_path):
         [sys.executable, "-m", "mtdnn_tf.study", "--tasks=rte,mrpc", "--target=rte", "--data_dir=x",
          "--preset=y", f"--study_dir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "error: --target: 'rte' must not be one of --tasks (it is held out)"
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: --target: must be a task not among the multi-task tasks (it is held out), got 'rte'")
+
+
+def test_study_command_rejects_a_mistyped_head_input_before_any_work(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mtdnn_tf.study", "--tasks=rte", "--target=mrpc", "--data_dir=x",
+         "--preset=y", f"--study_dir={tmp_path}", "--head_input=men"], cwd=REPO, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-2:] == [
+        "FATAL Flags parsing error: flag --head_input=men: value should be one of <cls|pooled|mean>",
+        "Pass --helpshort or --helpfull to see help on flags."]

@@ -1,9 +1,12 @@
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from conftest import make_trainer as _trainer
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.training.trainer import TrainConfig
 
 
 def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
@@ -73,3 +76,27 @@ def test_xla_and_mixed_bfloat16_training_steps_run_and_learn(demo_tasks, demo_di
         batch = next(iter(tf.data.Dataset.from_tensor_slices(dev["demo_sentiment"]["dev"].features).batch(4)))
         assert model(batch)["demo_sentiment"].dtype == "float32"
         assert results["demo_sentiment"]["dev"]["accuracy"] > 0.8, (policy, results)
+
+
+@pytest.mark.parametrize("setting, value, message", [
+    ("batch_size", 0, "batch_size: must be at least 1, got 0"),
+    ("learning_rate", float("nan"), "learning_rate: must be a positive number, got nan"),
+    ("warmup_proportion", 1.5, "warmup_proportion: must be in [0, 1], got 1.5"),
+    ("sort_window", 0, "sort_window: must be at least 1, got 0"),
+    ("epochs", 0, "epochs: must be at least 1, got 0"),
+])
+def test_train_config_checks_its_settings(setting, value, message):
+    with pytest.raises(UserInputError) as error:
+        TrainConfig(**{setting: value})
+    assert str(error.value) == message
+
+
+def test_run_settings_check_theirs():
+    from mtdnn_tf.experiment import RunSettings
+
+    with pytest.raises(UserInputError, match=r"^head_input: must be one of cls, pooled, mean, got 'men'$"):
+        RunSettings(tasks=["rte"], model_dir="m", head_input="men")
+    with pytest.raises(UserInputError, match=r"^train_fraction: must be in \(0, 1\], got 0$"):
+        RunSettings(tasks=["rte"], model_dir="m", train_fraction=0)
+    with pytest.raises(UserInputError, match=r"^mixed_precision: must be none, mixed_float16 or mixed_bfloat16"):
+        RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float8")

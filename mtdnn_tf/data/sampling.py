@@ -53,10 +53,18 @@ def sample_fraction(examples, fraction, seed, task):
     """A seeded subset of ``examples`` (SplitExamples) holding ``fraction`` of them.
 
     Classification tasks are sampled per class (see ``sample_indices``);
-    regression tasks uniformly. Ranking tasks are not supported here.
+    regression tasks uniformly; ranking tasks by whole candidate groups
+    (``fraction`` of the groups, every candidate of a drawn group kept).
     """
     if task.is_ranking:
-        raise ValueError(f"{task.name}: fraction sampling of ranking groups is not supported")
+        return _sample_groups(examples, fraction, seed)
     classification = task.type == "classification"
     size = fraction_size(len(examples), fraction, task.num_outputs if classification else None)
     return examples.subset(sample_indices(examples.labels, size, seed, stratify=classification))
+
+
+def _sample_groups(examples, fraction, seed):
+    keys = list(dict.fromkeys(examples.groups))  # in file order
+    chosen = {keys[i] for i in sample_indices(np.zeros(len(keys)), fraction_size(len(keys), fraction), seed,
+                                              stratify=False)}
+    return examples.subset([i for i, key in enumerate(examples.groups) if key in chosen])

@@ -3,7 +3,9 @@
 import dataclasses
 import math
 
+from mtdnn_tf.errors import check_settings
 from mtdnn_tf.experiment import RunSettings
+from mtdnn_tf.models.head_input import HEAD_INPUTS
 from mtdnn_tf.training.trainer import TrainConfig
 
 
@@ -46,6 +48,21 @@ class StudyConfig:
     task_dir: str = None
     random_backbone: str = None  # instead of a preset (tests): a random encoder of this size
     vocab_file: str = None
+
+    def __post_init__(self):
+        positive = (lambda v: v >= 1, "at least 1")
+        check_settings(self, [
+            ("tasks", lambda v: bool(v), "at least one task name"),
+            ("target", lambda v: v not in self.tasks, "a task not among the multi-task tasks (it is held out)"),
+            ("seeds", lambda v: bool(v), "at least one seed"),
+            ("fractions", lambda v: bool(v) and all(0 < f <= 1 for f in v), "fractions in (0, 1]"),
+            ("samples_per_fraction", *positive), ("epochs", *positive), ("refine_epochs", *positive),
+            ("adapt_epochs", *positive), ("adapt_min_steps", *positive),
+            ("max_examples_per_task", lambda v: v >= 0, "0 (all) or positive"),
+            ("max_seq_length", lambda v: v >= 3, "at least 3"), ("batch_size", *positive),
+            ("learning_rate", lambda v: v > 0, "positive"),
+            ("head_input", lambda v: v in HEAD_INPUTS, f"one of {', '.join(HEAD_INPUTS)}"),
+        ])
 
 
 @dataclasses.dataclass
@@ -91,8 +108,6 @@ def plan_study(config, target_train_size):
         target_train_size: examples in the target task's training split (sets
             the epochs of the fraction runs).
     """
-    if config.target in config.tasks:
-        raise ValueError(f"the adaptation target {config.target!r} must not be one of the multi-task tasks")
     runs = []
     for seed in config.seeds:
         mt = f"multi_task/seed{seed}"

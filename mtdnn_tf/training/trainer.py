@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data.pipeline import DEFAULT_SORT_WINDOW, num_batches, train_dataset
-from mtdnn_tf.errors import NonFiniteLossError, UserInputError  # noqa: F401 - NonFiniteLossError re-exported
+from mtdnn_tf.errors import NonFiniteLossError, UserInputError, check_settings  # noqa: F401 - re-exported
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.mtdnn_model import task_forward, task_model, task_variables
 from mtdnn_tf.training.evaluator import Evaluator
@@ -55,6 +55,20 @@ class TrainConfig:
     evaluate_every: int = 1  # evaluate every N epochs (and always after the last); 0: after the last only
     save_checkpoints: bool = True  # False: nothing is written to checkpoints/ (short throw-away runs)
     verbose: int = 1
+
+    def __post_init__(self):
+        positive = (lambda v: v >= 1, "at least 1")
+        check_settings(self, [
+            ("epochs", *positive), ("batch_size", *positive), ("eval_batch_size", *positive),
+            ("learning_rate", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+            ("warmup_proportion", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("clip_norm", lambda v: math.isfinite(v) and v >= 0, "0 (off) or positive"),
+            ("checkpoint_every", lambda v: v >= 0, "0 (epoch ends only) or positive"),
+            ("keep_checkpoints", *positive), ("sort_window", *positive),
+            ("max_examples_per_task", lambda v: v >= 0, "0 (all) or positive"),
+            ("evaluate_every", lambda v: v >= 0, "0 (after the last epoch only) or positive"),
+            ("verbose", lambda v: v in (0, 1), "0 or 1"),
+        ])
 
 
 def make_optimizer(config, total_steps, loss_scaling=False):
