@@ -12,6 +12,11 @@ GLUE_DIR = pathlib.Path(os.environ.get("MTDNN_GLUE_DIR", REPO.parent / "shared" 
 MINILM_DIR = pathlib.Path(
     os.environ.get("MTDNN_MINILM_DIR", REPO.parent / "shared" / "pretrained" / "all-MiniLM-L6-v2")
 )
+# Tests of the real files skip, saying why, where they are absent (CI has them).
+needs_glue = pytest.mark.skipif(not (GLUE_DIR / "README.md").is_file(),
+                                reason=f"no GLUE files at {GLUE_DIR} (set MTDNN_GLUE_DIR)")
+needs_minilm = pytest.mark.skipif(not (MINILM_DIR / "config.json").is_file(),
+                                  reason=f"no MiniLM encoder at {MINILM_DIR} (set MTDNN_MINILM_DIR)")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import MINILM_DIR
+from conftest import MINILM_DIR, needs_minilm
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer, parse_random_size
 
@@ -27,6 +27,7 @@ def test_tokenizer_and_preset_errors(tmp_path):
         load_backbone(str(tmp_path / "missing_dir"))
 
 
+@needs_minilm
 def test_local_hugging_face_encoder_loads():
     """The real MiniLM checkpoint in Hugging Face format, through keras-hub's from_preset."""
     backbone = load_backbone(str(MINILM_DIR))
@@ -73,6 +74,7 @@ def test_vocabulary_file_is_uncased_unless_told(tmp_path):
     assert np.asarray(load_tokenizer(vocab_file=str(vocab), lowercase=False)("Café")).tolist() == [8]
 
 
+@needs_minilm
 def test_minilm_accented_text_gets_the_ids_of_its_plain_form():
     """all-MiniLM-L6-v2 says do_lower_case: true, strip_accents: null: accents go, no [UNK]."""
     tokenizer = load_tokenizer(str(MINILM_DIR))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import needs_glue
 from mtdnn_tf.data.examples import SplitExamples
 from mtdnn_tf.data.ranking import NO_POSITIVE, gather_groups, group_candidates
 from mtdnn_tf.errors import UserInputError
@@ -57,6 +58,7 @@ def test_ranking_metrics():
     assert chance["ranking_accuracy"] == pytest.approx(0.25, abs=0.05)
 
 
+@needs_glue
 def test_qnli_rank_parses_real_dev_with_documented_skips():
     from conftest import GLUE_DIR
     from mtdnn_tf.data.readers import read_split

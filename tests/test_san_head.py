@@ -60,3 +60,29 @@ def test_config_round_trip():
     clone = SANHead.from_config(head.get_config())
     assert clone.get_config() == head.get_config()
     assert clone.steps == 2 and clone.prediction_dropout == 0.3
+
+
+def test_training_output_is_the_mean_of_a_non_empty_subset_of_steps_and_the_loss_its_nll():
+    import itertools
+
+    from mtdnn_tf.losses import per_example_loss
+    from mtdnn_tf.tasks import load_tasks
+
+    steps = 4
+    head = SANHead(num_classes=2, steps=steps, dropout=0.0, prediction_dropout=0.5, seed=2)
+    features = _features(batch=16)
+    probabilities = np.asarray(head.reason(features)[0])  # [batch, steps, classes]; no other dropout
+    subsets = [s for r in range(1, steps + 1) for s in itertools.combinations(range(steps), r)]
+    seen = set()
+    for _ in range(3):
+        out = np.asarray(head(features, training=True))
+        for row in range(len(out)):
+            matches = [s for s in subsets
+                       if np.allclose(np.exp(out[row]), probabilities[row, list(s)].mean(0), atol=1e-6)]
+            assert matches, f"row {row} is not the mean of any non-empty subset of its steps"
+            seen.add(len(matches[0]))
+        labels = np.arange(len(out)) % 2
+        loss = per_example_loss(load_tasks(["rte"])["rte"], labels, out)
+        kept_mean = np.exp(out)[np.arange(len(out)), labels]
+        np.testing.assert_allclose(loss, -np.log(kept_mean), rtol=1e-5)
+    assert len(seen) > 1  # dropout really varies how many steps are kept

@@ -100,3 +100,37 @@ def test_run_settings_check_theirs():
         RunSettings(tasks=["rte"], model_dir="m", train_fraction=0)
     with pytest.raises(UserInputError, match=r"^mixed_precision: must be none, mixed_float16 or mixed_bfloat16"):
         RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float8")
+
+
+def _applied_gradient_norm(trainer, name):
+    """Runs one training step of task ``name``; returns the global norm of what reached the optimizer."""
+    from mtdnn_tf.data.pipeline import train_dataset
+
+    observed = tf.Variable(0.0)
+    apply = trainer.optimizer.apply_gradients
+
+    def recording(pairs):
+        pairs = list(pairs)
+        observed.assign(tf.linalg.global_norm([g for g, _ in pairs]))
+        return apply(pairs)
+
+    trainer.optimizer.apply_gradients = recording
+    dataset = train_dataset(trainer.train_splits[name], 16, seed=0, epoch=0, task_index=0)
+    step = trainer._make_train_step(name, dataset.element_spec)
+    step(next(iter(dataset)))
+    return float(observed.numpy())
+
+
+def test_clipping_bounds_the_norm_of_the_applied_gradient(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
+    import dataclasses
+
+    # A large loss weight makes the raw gradient far larger than the clipping norm.
+    tasks = {"demo_sentiment": dataclasses.replace(demo_tasks["demo_sentiment"], loss_weight=1000.0)}
+    clipped = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "a", epochs=1)
+    assert clipped.config.clip_norm == 1.0
+    norm = _applied_gradient_norm(clipped, "demo_sentiment")
+    unclipped = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "b", epochs=1)
+    unclipped.config = dataclasses.replace(unclipped.config, clip_norm=0.0)
+    raw = _applied_gradient_norm(unclipped, "demo_sentiment")
+    assert raw > 10.0
+    np.testing.assert_allclose(norm, 1.0, rtol=1e-4)  # scaled down to exactly the limit

@@ -1,0 +1,35 @@
+"""The per-task losses, checked against their definitions computed by hand in numpy."""
+
+import dataclasses
+
+import numpy as np
+
+from mtdnn_tf.losses import per_example_loss, task_loss
+from mtdnn_tf.tasks import load_tasks
+
+TASKS = load_tasks(["mrpc", "stsb", "mnli"])
+
+
+def test_classification_loss_is_the_cross_entropy_of_the_logits():
+    logits = np.array([[2.0, -1.0], [0.5, 0.5], [-3.0, 4.0]], np.float32)
+    labels = np.array([0, 1, 0])
+    expected = -np.log(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))[np.arange(3), labels]
+    np.testing.assert_allclose(per_example_loss(TASKS["mrpc"], labels, logits), expected, rtol=1e-6)
+    assert expected[2] > 7  # a confident wrong answer costs much more than a right one
+    three_way = np.array([[0.1, 0.2, 0.3]], np.float32)
+    np.testing.assert_allclose(per_example_loss(TASKS["mnli"], np.array([2]), three_way),
+                               [-np.log(np.exp(0.3) / np.exp(three_way).sum())], rtol=1e-6)
+
+
+def test_regression_loss_is_the_squared_error():
+    scores = np.array([0.0, 2.5, 5.0], np.float32)
+    labels = np.array([1.0, 2.5, 3.0], np.float32)
+    np.testing.assert_allclose(per_example_loss(TASKS["stsb"], labels, scores), [1.0, 0.0, 4.0])
+
+
+def test_task_loss_is_the_weighted_batch_mean_split_across_replicas():
+    scores = np.array([0.0, 2.5, 5.0], np.float32)
+    labels = np.array([1.0, 2.5, 3.0], np.float32)
+    heavy = dataclasses.replace(TASKS["stsb"], loss_weight=3.0)
+    assert float(task_loss(TASKS["stsb"], labels, scores)) == np.float32(5.0 / 3)
+    np.testing.assert_allclose(float(task_loss(heavy, labels, scores, num_replicas=2)), 3.0 * 5.0 / 3 / 2, rtol=1e-6)

@@ -1,0 +1,63 @@
+"""The README's examples and tables say what the code does."""
+
+import re
+
+import pytest
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_unknown_field_example_is_the_error_the_loader_gives(tmp_path):
+    from mtdnn_tf.errors import UserInputError
+    from mtdnn_tf.tasks import load_task_file
+
+    example = re.search(r"`((configs/tasks/(\w+)\.yaml): field '([\w.]+)': unknown field \(known: [^)]*\))`", README)
+    assert example, "the README's unknown-field example is gone"
+    message, path, name, field = example.groups()
+    typo_section, typo_key = field.split(".")
+    text = (REPO / path).read_text(encoding="utf-8")
+    real_key = {"dropuot": "dropout"}[typo_key]  # the README's typo and the field it stands for
+    assert f"{real_key}:" in text
+    copy = tmp_path / path
+    copy.parent.mkdir(parents=True)
+    copy.write_text(text.replace(f"{real_key}:", f"{typo_key}:", 1), encoding="utf-8")
+    with pytest.raises(UserInputError) as error:
+        load_task_file(copy)
+    assert str(error.value) == message.replace(path, str(copy))
+
+
+def _documented_defaults():
+    """(flag, documented default) for every row of the README's flag table."""
+    for flags_cell, defaults_cell in re.findall(r"^\| (`--[^|]+?) \|\s*([^|]*?)\s*\|", README, re.M):
+        flags = re.findall(r"`--(\w+)`", flags_cell)
+        defaults = [d.strip().strip("`") for d in defaults_cell.split(",")] if len(flags) > 1 else [
+            defaults_cell.strip().strip("`")]
+        assert len(flags) == len(defaults), flags_cell
+        yield from zip(flags, defaults)
+
+
+def _same(documented, actual):
+    if documented in ("", "(required)"):
+        return actual in (None, [], "")
+    if documented in ("off", "on"):
+        return actual is (documented == "on")
+    if documented == "none":
+        return actual is None
+    try:
+        return float(documented) == float(actual)
+    except (TypeError, ValueError):
+        return documented == str(actual)
+
+
+def test_the_flag_table_names_real_flags_with_their_defaults():
+    from absl import flags
+
+    import mtdnn_tf.train  # noqa: F401 - defines the flags
+
+    rows = list(_documented_defaults())
+    assert len(rows) >= 20
+    for flag, documented in rows:
+        assert flag in flags.FLAGS, f"--{flag} is in the README but not a flag"
+        assert _same(documented, flags.FLAGS[flag].default), (flag, documented, flags.FLAGS[flag].default)
