@@ -18,7 +18,7 @@ lengths) as a fraction of the fp32 matmul throughput it measures first.
     python benchmarks/train_throughput.py --profile_dir=/tmp/prof   # + op breakdown (pip install xprof)
 
 A variant is one configuration of (a): plain (float32, no XLA), xla, bf16
-(mixed_bfloat16), xla_bf16.
+(mixed_bfloat16), xla_bf16, lazy (row-sparse embedding update), lazy_bf16.
 """
 
 import argparse
@@ -40,6 +40,8 @@ VARIANTS = {
     "xla": dict(jit_compile=True, mixed_precision=None),
     "bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16"),
     "xla_bf16": dict(jit_compile=True, mixed_precision="mixed_bfloat16"),
+    "lazy": dict(jit_compile=False, mixed_precision=None, lazy_embedding_update=True),
+    "lazy_bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16", lazy_embedding_update=True),
 }
 
 
@@ -127,7 +129,8 @@ def run_mtdnn(tasks, samples, tokenizer, args, variant, profile_dir=None):
     train = {n: pack_split(packer, samples[n], task=tasks[n]) for n in tasks}
     lengths = np.concatenate([train[n].lengths for n in tasks])
     config = TrainConfig(epochs=args.warmup_epochs + args.timed_epochs, batch_size=args.batch_size,
-                         learning_rate=2e-5, verbose=0, jit_compile=options["jit_compile"])
+                         learning_rate=2e-5, verbose=0, jit_compile=options["jit_compile"],
+                         lazy_embedding_update=options.get("lazy_embedding_update", False))
     keras.utils.set_random_seed(0)
     backbone = load_backbone(args.preset, dtype=options["mixed_precision"])
     model = build_mtdnn_model(backbone, tasks, "mean")

@@ -61,6 +61,8 @@ flags.DEFINE_integer("max_examples_per_task", 0, "Budget: at most this many trai
                      "epoch, a new seeded draw each epoch (0: all).", lower_bound=0)
 flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient is NaN or infinite (counted, "
                   "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
+flags.DEFINE_bool("lazy_embedding_update", False, "Adamax updates only the embedding rows each batch uses "
+                  "(a row-sparse update; faster, and unused rows keep their value; see the README's Speed section).")
 flags.DEFINE_integer("verbose", 1, "0: quiet; 1: progress bars.", lower_bound=0, upper_bound=1)
 
 flags.mark_flags_as_required(["tasks", "model_dir"])
@@ -101,7 +103,7 @@ def settings_from_flags():
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
             sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile,
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
-            verbose=FLAGS.verbose,
+            verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
         ),
     )
 

@@ -22,6 +22,7 @@ from mtdnn_tf.errors import NonFiniteLossError, UserInputError, check_settings  
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.mtdnn_model import task_forward, task_model, task_variables
 from mtdnn_tf.training.evaluator import Evaluator
+from mtdnn_tf.training.lazy_adamax import LazyAdamax
 from mtdnn_tf.training.sampler import algorithm1_order
 from mtdnn_tf.training.schedules import WarmupLinearDecay
 from mtdnn_tf.training.strategies import is_chief
@@ -55,6 +56,7 @@ class TrainConfig:
     evaluate_every: int = 1  # evaluate every N epochs (and always after the last); 0: after the last only
     save_checkpoints: bool = True  # False: nothing is written to checkpoints/ (short throw-away runs)
     verbose: int = 1
+    lazy_embedding_update: bool = False  # Adamax updates only the embedding rows a batch used (see LazyAdamax)
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -74,6 +76,9 @@ class TrainConfig:
 def make_optimizer(config, total_steps, loss_scaling=False):
     """Adamax with linear warm-up and decay (the paper's optimiser; the trainer clips).
 
+    With ``config.lazy_embedding_update``, ``LazyAdamax``: sparse (embedding)
+    gradients update only the rows the batch used.
+
     With ``loss_scaling`` (for the mixed_float16 policy) it is wrapped in a
     dynamic ``keras.optimizers.LossScaleOptimizer``.
     """
@@ -84,7 +89,8 @@ def make_optimizer(config, total_steps, loss_scaling=False):
     )
     # Gradient clipping is done by the trainer on the all-reduced gradients: Keras'
     # own global_clipnorm would clip each replica's part separately.
-    optimizer = keras.optimizers.Adamax(learning_rate=schedule)
+    adamax = LazyAdamax if config.lazy_embedding_update else keras.optimizers.Adamax
+    optimizer = adamax(learning_rate=schedule)
     return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
 
 
