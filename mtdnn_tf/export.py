@@ -3,6 +3,9 @@
     # One SavedModel, a signature per task on raw text, for TF Serving:
     python -m mtdnn_tf.export --model_dir=runs/glue_local --export_dir=saved_models/mtdnn/1
 
+    # The same on token ids, core TensorFlow ops only (any TF Serving build):
+    python -m mtdnn_tf.export --inputs=token_ids --model_dir=runs/glue_local --export_dir=saved_models/mtdnn_ids/1
+
     # One .tflite per task on token ids (+ vocabulary.txt), optionally int8-quantised too:
     python -m mtdnn_tf.export --format=tflite --quantize --model_dir=runs/glue_local \
         --export_dir=saved_models/mtdnn_tflite/1
@@ -20,6 +23,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
 flags.DEFINE_string("export_dir", None, "Version folder to write, e.g. saved_models/mtdnn/1.")
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "What to export.")
+flags.DEFINE_enum("inputs", "text", ["text", "token_ids"], "SavedModel signatures on raw text (tokenised in "
+                  "the graph; needs TensorFlow Text's ops) or on token ids (core ops only, any model server).")
 flags.DEFINE_string("default_task", None, "Task served as serving_default (default: the first task).")
 flags.DEFINE_integer("seq_length", None, "TFLite: fixed input length (default: the model's max_seq_length).", lower_bound=3)
 flags.DEFINE_bool("quantize", False, "TFLite: also write dynamic-range int8 models (<task>.int8.tflite).")
@@ -34,7 +39,7 @@ def _export():
     if FLAGS.format == "saved_model":
         from mtdnn_tf.serving.saved_model import export_saved_model  # noqa: PLC0415
 
-        export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite)
+        export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite, inputs=FLAGS.inputs)
     else:
         from mtdnn_tf.serving.tflite import export_tflite  # noqa: PLC0415
 

@@ -195,3 +195,48 @@ def test_predict_writes_submission_files_and_metrics(trained, demo_dir, tmp_path
     assert {line.split("\t")[1] for line in lines[1:]} <= {"same", "different"}
     scores = [float(line.split("\t")[1]) for line in (tmp_path / "demo_similarity.dev.tsv").read_text().splitlines()[1:]]
     assert min(scores) >= 0.0 and max(scores) <= 5.0
+
+
+ID_LOADER = """
+import json, sys
+import tensorflow as tf
+model = tf.saved_model.load(sys.argv[1])
+inputs = json.loads(sys.argv[2])
+out = {name: {k: v.numpy().tolist() for k, v in model.signatures[name](
+    **{f: tf.constant(x, tf.int32) for f, x in features.items()}).items()} for name, features in inputs.items()}
+out["tensorflow_text imported"] = "tensorflow_text" in sys.modules
+print(json.dumps(out, default=lambda b: b.decode()))
+"""
+
+
+def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
+    trained_model = load_trained_model(trained)
+    export_dir = tmp_path / "ids" / "1"
+    export_saved_model(trained_model, export_dir, inputs="token_ids")
+    packer = trained_model.packer()
+    inputs = {}
+    for name, task in trained_model.tasks.items():
+        if task.is_ranking:
+            packed = packer.pack(QUERY * 3, CANDIDATES[0])
+            # one group of three candidates and a padding candidate (all-zero mask)
+            inputs[name] = {k: np.concatenate([v, np.zeros_like(v[:1])])[np.newaxis].tolist() for k, v in packed.items()}
+        else:
+            inputs[name] = {k: v.tolist() for k, v in packer.pack(*(PAIRS if task.is_pair else PAIRS[:1])).items()}
+    result = subprocess.run([sys.executable, "-c", ID_LOADER, str(export_dir), json.dumps(inputs)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served.pop("tensorflow_text imported") is False
+    for name, task in trained_model.tasks.items():
+        expected = _in_memory(trained_model, name)
+        if task.is_ranking:
+            assert served[name]["scores"][0][3] == -1e9
+            served[name]["scores"] = [served[name]["scores"][0][:3]]
+        for key, value in expected.items():
+            if value.dtype.kind in "fi":
+                np.testing.assert_allclose(np.asarray(served[name][key]), value, atol=1e-5, err_msg=f"{name}/{key}")
+            else:
+                assert served[name][key] == [v.decode() for v in value]
+    assert (export_dir / "assets.extra" / "vocabulary.txt").read_text().splitlines() == \
+        trained_model.tokenizer.get_vocabulary()
+    assert json.loads((export_dir / "assets.extra" / "tokenizer.json").read_text())["lowercase"] is True

@@ -1,20 +1,38 @@
-"""One SavedModel with a signature per task, on raw text, for TF Serving."""
+"""One SavedModel with a signature per task, on raw text or on token ids, for TF Serving."""
+
+import json
+import pathlib
 
 import keras
 import tensorflow as tf
 
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.models.backbone import tokenizer_options
 from mtdnn_tf.serving.atomic import atomic_directory
-from mtdnn_tf.serving.signatures import input_signature, make_serving_function
+from mtdnn_tf.serving.signatures import (
+    input_signature,
+    make_serving_function,
+    make_token_id_serving_function,
+    token_id_signature,
+)
 
 
-def export_saved_model(trained, export_dir, default_task=None, overwrite=False, verbose=False):
+INPUT_KINDS = ("text", "token_ids")
+
+
+def export_saved_model(trained, export_dir, default_task=None, overwrite=False, verbose=False, inputs="text"):
     """Writes ``trained`` (a TrainedModel) as a SavedModel to ``export_dir``.
 
     Every task becomes a signature named after it; ``serving_default`` is
-    ``default_task`` (default: the first task). Tokenisation runs in the graph,
-    so clients send text. Loading it in Python needs ``import tensorflow_text``
-    (its WordPiece ops); TF Serving's model server includes them.
+    ``default_task`` (default: the first task).
+
+    With ``inputs="text"``, tokenisation runs in the graph, so clients send
+    text; loading it needs ``import tensorflow_text`` (its WordPiece ops), and
+    a model server needs those ops linked in. With ``inputs="token_ids"`` the
+    signatures take packed ids (see ``signatures``) and use core TensorFlow
+    ops only; ``vocabulary.txt`` and ``tokenizer.json`` (how to tokenise:
+    lowercasing, accent stripping) are written beside ``saved_model.pb`` under
+    ``assets.extra/`` for clients.
 
     Args:
         trained: TrainedModel from ``load_trained_model``.
@@ -22,23 +40,37 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
             to a temporary sibling first and renamed when complete.
         default_task: task served as ``serving_default``.
         overwrite: replace an existing ``export_dir``.
+        inputs: 'text' or 'token_ids'.
     """
     tasks = trained.tasks
     default_task = default_task or next(iter(tasks))
     if default_task not in tasks:
         raise UserInputError(f"--default_task: {default_task!r} is not one of {', '.join(tasks)}")
-    packer = trained.packer()
-    # keras-hub layers must run once before they are tracked (their lookup tables are built lazily).
-    packer.pack(["warm up"], ["warm up"])
-    archive = keras.export.ExportArchive()
+    if inputs not in INPUT_KINDS:
+        raise UserInputError(f"--inputs: {inputs!r} is not one of {', '.join(INPUT_KINDS)}")
     # The model is not tracked: the endpoints capture its variables, and tracking it too
     # would store every weight twice (Keras' variable wrappers and the tf.Variables inside).
-    archive.track(packer.tokenizer)
-    archive.track(packer.packer)
-    functions = {name: make_serving_function(task, trained.model, packer) for name, task in tasks.items()}
-    archive.add_endpoint("serving_default", tf.function(functions[default_task]), input_signature(tasks[default_task]))
-    for name, task in tasks.items():
-        archive.add_endpoint(name, tf.function(functions[name]), input_signature(task))
+    archive = keras.export.ExportArchive()
+    if inputs == "text":
+        packer = trained.packer()
+        # keras-hub layers must run once before they are tracked (their lookup tables are built lazily).
+        packer.pack(["warm up"], ["warm up"])
+        archive.track(packer.tokenizer)
+        archive.track(packer.packer)
+        functions = {name: make_serving_function(task, trained.model, packer) for name, task in tasks.items()}
+        signatures = {name: input_signature(task) for name, task in tasks.items()}
+    else:
+        functions = {name: make_token_id_serving_function(task, trained.model) for name, task in tasks.items()}
+        signatures = {name: token_id_signature(task) for name, task in tasks.items()}
+    archive.add_endpoint("serving_default", tf.function(functions[default_task]), signatures[default_task])
+    for name in tasks:
+        archive.add_endpoint(name, tf.function(functions[name]), signatures[name])
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
         archive.write_out(str(tmp), verbose=verbose)
+        if inputs == "token_ids":
+            extra = pathlib.Path(tmp) / "assets.extra"
+            extra.mkdir(exist_ok=True)
+            trained.tokenizer.save_assets(str(extra))
+            options = {**tokenizer_options(trained.tokenizer), "max_seq_length": trained.max_seq_length}
+            (extra / "tokenizer.json").write_text(json.dumps(options, indent=2) + "\n", encoding="utf-8")
     return export_dir

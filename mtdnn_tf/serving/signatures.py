@@ -1,10 +1,16 @@
-"""Serving functions on raw text, one per task, with named, documented outputs.
+"""Serving functions, one per task, with named, documented outputs.
 
-Inputs (1-D string tensors, one entry per example):
+Two kinds of inputs. On raw text (tokenised in the graph with TensorFlow
+Text's ops), 1-D string tensors, one entry per example:
 - single-sentence tasks: ``sentence``;
 - pair tasks: ``sentence1``, ``sentence2``;
 - ranking tasks: ``query`` [batch] and ``candidates`` [batch, candidates]
   (pad rows with empty strings; padded candidates score -1e9).
+
+On token ids (core TensorFlow ops only: any TF Serving build, no
+``tensorflow_text``): int32 ``token_ids``, ``segment_ids``, ``padding_mask``
+[batch, length] as ``TextPacker`` packs them ([batch, candidates, length] for
+ranking; a candidate whose mask is all 0 is padding and scores -1e9).
 
 Outputs:
 - classification: ``probabilities`` float32 [batch, classes] (in the task's
@@ -15,8 +21,9 @@ Outputs:
 
 import tensorflow as tf
 
+from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.data.pipeline import trim_features
-from mtdnn_tf.models.mtdnn_model import task_model
+from mtdnn_tf.models.mtdnn_model import task_forward, task_model
 
 PADDED_CANDIDATE_SCORE = -1e9
 
@@ -79,4 +86,31 @@ def make_serving_function(task, model, packer):
         def serve(sentence):
             sentence = tf.ensure_shape(sentence, [None])
             return outputs_from_model(task, head_model(features_of(sentence, None), training=False))
+    return serve
+
+
+def token_id_signature(task):
+    """int32 ``token_ids``, ``segment_ids``, ``padding_mask``: [batch, length], or [batch, candidates, length]."""
+    shape = [None, None, None] if task.is_ranking else [None, None]
+    return [tf.TensorSpec(shape, tf.int32, name=name) for name in FEATURES]
+
+
+def make_token_id_serving_function(task, model):
+    """A function of packed token ids (see module doc) returning the task's named outputs."""
+    head_model = task_model(model, task.name)
+    rank = 3 if task.is_ranking else 2
+
+    def serve(token_ids, segment_ids, padding_mask):
+        features = {name: tf.ensure_shape(tensor, [None] * rank)
+                    for name, tensor in zip(FEATURES, (token_ids, segment_ids, padding_mask))}
+        shape = tf.shape(features["token_ids"])
+        for name in FEATURES[1:]:
+            tf.debugging.assert_equal(tf.shape(features[name]), shape, message=(
+                f"{task.name}: {name} must have the shape of token_ids"))
+        raw = task_forward(task, head_model, features, training=False)
+        if task.is_ranking:
+            real = tf.reduce_any(features["padding_mask"] > 0, axis=-1)
+            raw = tf.where(real, tf.cast(raw, tf.float32), PADDED_CANDIDATE_SCORE)
+        return outputs_from_model(task, raw)
+
     return serve
