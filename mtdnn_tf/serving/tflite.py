@@ -11,6 +11,7 @@ which freezes the variables into the flatbuffer: converting concrete functions
 directly left resource variables uninitialised and produced NaN here.
 """
 
+import json
 import pathlib
 import tempfile
 
@@ -18,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mtdnn_tf.models.backbone import tokenizer_options
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.atomic import atomic_directory
 
@@ -54,7 +56,8 @@ def convert_task(trained, task_name, seq_length, quantize=False):
 
 def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrite=False):
     """Writes ``<task>.tflite`` for every task (and ``<task>.int8.tflite`` with ``quantize``),
-    plus ``vocabulary.txt``, into ``export_dir`` (atomically)."""
+    plus ``vocabulary.txt`` and ``tokenizer.json`` (lowercasing, accent stripping, length),
+    into ``export_dir`` (atomically)."""
     seq_length = seq_length or trained.max_seq_length
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
         tmp = pathlib.Path(tmp)
@@ -63,9 +66,11 @@ def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrit
             if quantize:
                 (tmp / f"{name}.int8.tflite").write_bytes(convert_task(trained, name, seq_length, True))
         trained.tokenizer.save_assets(str(tmp))
+        options = {**tokenizer_options(trained.tokenizer), "max_seq_length": seq_length}
+        (tmp / "tokenizer.json").write_text(json.dumps(options, indent=2) + "\n", encoding="utf-8")
         (tmp / "README.txt").write_text(
             f"Inputs: token_ids, segment_ids, padding_mask, int32 [batch, {seq_length}];\n"
-            "pack as [CLS] A [SEP] (B [SEP]) with vocabulary.txt, pad with 0.\n"
+            "pack as [CLS] A [SEP] (B [SEP]) with vocabulary.txt and the settings in tokenizer.json, pad with 0.\n"
             "Outputs: probabilities (classification) or score (regression, ranking).\n",
             encoding="utf-8",
         )

@@ -1,0 +1,171 @@
+"""Serving latency and throughput of exported models, in a process that does not import mtdnn_tf.
+
+    python -m mtdnn_tf.export --model_dir=runs/glue_local --export_dir=/tmp/serve/text/1
+    python -m mtdnn_tf.export --model_dir=runs/glue_local --export_dir=/tmp/serve/ids/1 --inputs=token_ids
+    python -m mtdnn_tf.export --format=tflite --quantize --model_dir=runs/glue_local --export_dir=/tmp/serve/tflite/1
+    python benchmarks/serving_latency.py --text=/tmp/serve/text/1 --ids=/tmp/serve/ids/1 \
+        --tflite=/tmp/serve/tflite/1 --task=mrpc --json=docs/results/serving_latency.json
+
+For each model: p50, p90 and p99 latency of one sentence pair per request
+(real dev pairs, after warm-up), and pairs per second at batch 32. The
+raw-text SavedModel's time includes its in-graph tokenisation; the token-id
+SavedModel and the TFLite models get pairs tokenised beforehand (with the
+export's vocabulary and settings, by keras-hub), as their clients would.
+Prints the CPU model and flags; compare figures only within one run.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+COLUMNS = {"mrpc": ("MRPC", "#1 String", "#2 String"), "rte": ("RTE", "sentence1", "sentence2"),
+           "stsb": ("STS-B", "sentence1", "sentence2")}
+
+
+def cpu_description():
+    """The CPU model and the flags that matter for matmul speed, from /proc/cpuinfo."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name") and model in ("", platform.machine(), platform.processor()):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile")
+    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(f for f in wanted if f in flags) or 'none of interest'}"
+
+
+def read_pairs(glue_dir, task, limit):
+    directory, first, second = COLUMNS[task]
+    with open(pathlib.Path(glue_dir) / directory / "dev.tsv", encoding="utf-8-sig") as f:
+        rows = [line.rstrip("\r\n").split("\t") for line in f if line.strip()]
+    header = rows[0]
+    a, b = header.index(first), header.index(second)
+    return [row[a] for row in rows[1 : limit + 1]], [row[b] for row in rows[1 : limit + 1]]
+
+
+def percentiles(seconds):
+    ms = np.asarray(seconds) * 1000
+    return {"p50_ms": float(np.percentile(ms, 50)), "p90_ms": float(np.percentile(ms, 90)),
+            "p99_ms": float(np.percentile(ms, 99))}
+
+
+def measure(call, single_inputs, batch_inputs, requests, batches):
+    """Latency of ``call`` on one pair per request, then throughput on batches of 32."""
+    for inputs in single_inputs[:10] + batch_inputs[:2]:  # warm-up (traces, kernel selection)
+        call(inputs)
+    times = []
+    for i in range(requests):
+        started = time.perf_counter()
+        call(single_inputs[i % len(single_inputs)])
+        times.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    pairs = 0
+    for i in range(batches):
+        inputs = batch_inputs[i % len(batch_inputs)]
+        call(inputs)
+        pairs += len(next(iter(inputs.values())))
+    result = percentiles(times)
+    result["pairs_per_s_batch32"] = pairs / (time.perf_counter() - started)
+    return result
+
+
+def packer_for(vocabulary_dir, settings, seq_length):
+    import keras_hub  # noqa: PLC0415
+
+    vocabulary = (pathlib.Path(vocabulary_dir) / "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=settings["lowercase"],
+                                               strip_accents=settings["strip_accents"])
+    packer = keras_hub.layers.MultiSegmentPacker(sequence_length=seq_length, start_value=tokenizer.cls_token_id,
+                                                 end_value=tokenizer.sep_token_id, pad_value=0,
+                                                 truncate="round_robin")
+
+    def pack(a, b, trim=True):
+        import tensorflow as tf  # noqa: PLC0415
+
+        ids, segments = packer((tokenizer(tf.constant(a)), tokenizer(tf.constant(b))))
+        mask = tf.cast(ids != 0, tf.int32)
+        ids, segments = tf.cast(ids, tf.int32), tf.cast(segments, tf.int32)
+        if trim:  # the SavedModel takes any length: send only what the longest pair needs
+            length = int(tf.reduce_max(tf.reduce_sum(mask, axis=1)))
+            ids, segments, mask = ids[:, :length], segments[:, :length], mask[:, :length]
+        return {"token_ids": ids.numpy(), "segment_ids": segments.numpy(), "padding_mask": mask.numpy()}
+
+    return pack
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--text", help="SavedModel exported with --inputs=text")
+    parser.add_argument("--ids", help="SavedModel exported with --inputs=token_ids")
+    parser.add_argument("--tflite", help="folder of a --format=tflite export (float and, if present, int8)")
+    parser.add_argument("--task", default="mrpc", choices=sorted(COLUMNS))
+    parser.add_argument("--glue_dir", default=str(REPO.parent / "shared" / "glue"))
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+
+    import tensorflow as tf  # noqa: PLC0415
+
+    first, second = read_pairs(args.glue_dir, args.task, 400)
+    singles = [(first[i : i + 1], second[i : i + 1]) for i in range(len(first))]
+    batches = [(first[i : i + 32], second[i : i + 32]) for i in range(0, len(first) - 31, 32)]
+    report = {"cpu": cpu_description(), "task": args.task, "tensorflow": tf.__version__, "results": {}}
+    print(f"CPU: {report['cpu']}; TensorFlow {tf.__version__}; task {args.task}, dev pairs")
+
+    def show(name, result):
+        report["results"][name] = result
+        print(f"{name:<28} p50 {result['p50_ms']:7.2f} ms  p90 {result['p90_ms']:7.2f} ms  "
+              f"p99 {result['p99_ms']:7.2f} ms  {result['pairs_per_s_batch32']:7.1f} pairs/s at batch 32", flush=True)
+
+    if args.text:
+        import tensorflow_text  # noqa: F401, PLC0415 - the raw-text signatures' WordPiece ops
+
+        serve = tf.saved_model.load(args.text).signatures[args.task]
+        to_inputs = lambda a, b: {"sentence1": tf.constant(a), "sentence2": tf.constant(b)}  # noqa: E731
+        show("SavedModel, raw text", measure(lambda x: serve(**x), [to_inputs(*p) for p in singles],
+                                             [to_inputs(*p) for p in batches], args.requests, args.batches))
+    if args.ids:
+        extra = pathlib.Path(args.ids) / "assets.extra"
+        settings = json.loads((extra / "tokenizer.json").read_text())
+        pack = packer_for(extra, settings, settings["max_seq_length"])
+        serve = tf.saved_model.load(args.ids).signatures[args.task]
+        as_tensors = lambda packed: {k: tf.constant(v) for k, v in packed.items()}  # noqa: E731
+        show("SavedModel, token ids", measure(lambda x: serve(**x), [as_tensors(pack(*p)) for p in singles],
+                                              [as_tensors(pack(*p)) for p in batches], args.requests, args.batches))
+    if args.tflite:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+        folder = pathlib.Path(args.tflite)
+        for suffix in (".tflite", ".int8.tflite"):
+            path = folder / f"{args.task}{suffix}"
+            if not path.is_file():
+                continue
+            interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
+            runner = interpreter.get_signature_runner()
+            seq_length = runner.get_input_details()["token_ids"]["shape"][1]
+            pack = packer_for(folder, json.loads((folder / "tokenizer.json").read_text()), seq_length)
+            show(f"TFLite {'int8' if 'int8' in suffix else 'float'} (length {seq_length})",
+                 measure(lambda x: runner(**x), [pack(*p, trim=False) for p in singles],
+                         [pack(*p, trim=False) for p in batches], args.requests, args.batches))
+    report["mtdnn_tf_imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
+    print(f"mtdnn_tf imported: {report['mtdnn_tf_imported']}")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
