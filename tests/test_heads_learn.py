@@ -18,6 +18,7 @@ def data(tmp_path_factory):
     return path, load_tokenizer(vocab_file=str(path / "vocab.txt"))
 
 
+@pytest.mark.slow
 def test_san_learns_a_pair_task_at_least_as_well_as_linear(data, tmp_path):
     path, tokenizer = data
     san = load_tasks(["demo_pair"])["demo_pair"]
@@ -31,6 +32,7 @@ def test_san_learns_a_pair_task_at_least_as_well_as_linear(data, tmp_path):
     assert scores["san"] >= scores["linear"], scores
 
 
+@pytest.mark.slow
 def test_ranking_head_learns_well_above_chance(data, tmp_path):
     path, tokenizer = data
     task = load_tasks(["demo_ranking"])["demo_ranking"]

@@ -12,6 +12,7 @@ from conftest import REPO, tiny_backbone
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
+@pytest.mark.slow
 def test_import_mtdnn_tf_registers_the_layers_a_saved_model_needs(demo_tasks, demo_tokenizer, tmp_path):
     from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 

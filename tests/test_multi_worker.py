@@ -73,6 +73,7 @@ def _load(path):
         return [arrays[k] for k in sorted(arrays.files, key=lambda k: int(k.split("_")[1]))]
 
 
+@pytest.mark.slow
 def test_two_workers_train_agree_and_the_chief_checkpoint_resumes(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
 

@@ -111,6 +111,7 @@ def _latest_step(state):
     return int(first.rsplit("ckpt-", 1)[1].rstrip('"')) if "ckpt-" in first else 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
 

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r'''
 import dataclasses, sys
 import tensorflow as tf
@@ -51,6 +53,7 @@ print("SAME_METRICS", results["default"] == results["mirrored"] or
 '''
 
 
+@pytest.mark.slow
 def test_mirrored_two_cpus_matches_default_strategy(tmp_path):
     result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
                             timeout=600)

@@ -46,6 +46,7 @@ def test_plan_orders_runs_after_what_they_start_from(tmp_path):
         StudyConfig(tasks=["rte"], target="mrpc", data_dir="", preset="", study_dir="", head_input="men")
 
 
+@pytest.mark.slow
 def test_study_runs_once_and_writes_the_report(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
     from mtdnn_tf.studies.report import write_report

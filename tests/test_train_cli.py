@@ -36,6 +36,7 @@ def test_bad_flag_values_are_one_line(flag, message, tmp_path):
     assert message in _one_line_error(result)
 
 
+@pytest.mark.slow
 def test_demo_run_and_user_errors(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
 
