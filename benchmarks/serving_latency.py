@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -26,25 +25,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from machine import cpu_description  # noqa: E402 - benchmarks/machine.py
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 COLUMNS = {"mrpc": ("MRPC", "#1 String", "#2 String"), "rte": ("RTE", "sentence1", "sentence2"),
            "stsb": ("STS-B", "sentence1", "sentence2")}
-
-
-def cpu_description():
-    """The CPU model and the flags that matter for matmul speed, from /proc/cpuinfo."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name") and model in ("", platform.machine(), platform.processor()):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile")
-    return f"{model}, {os.cpu_count()} CPUs, flags: {' '.join(f for f in wanted if f in flags) or 'none of interest'}"
 
 
 def read_pairs(glue_dir, task, limit):

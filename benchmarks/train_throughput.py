@@ -1,31 +1,37 @@
-"""Training throughput: this project's trainer against keras-hub's BertTextClassifier.fit.
+"""Training and evaluation throughput: this project's trainer against keras-hub's BertTextClassifier.fit.
 
-Both run in one process on the same machine, the same real GLUE examples and the
-same pretrained encoder, after warm-up:
+Both run in one process, on the same real GLUE training examples (by default
+1,024 from each of RTE, MRPC, STS-B and CoLA: one realistic epoch of 4,096
+pairs) and the same pretrained encoder, batch 32:
 
-  (a) mtdnn_tf's multi-task trainer (Algorithm 1 over the task mix, SAN heads where
-      the task YAML says so, length-sorted batches cut to bucket shapes);
-  (b) keras_hub.models.BertTextClassifier.fit with its default fixed-length padding
-      and its default compile settings (it reports whether XLA was on), inputs
-      tokenised beforehand.
+  (a) mtdnn_tf's multi-task trainer (Algorithm 1 over the task mix, SAN heads
+      where the task YAML says so, length-sorted batches cut to bucket
+      shapes), in one or more variants: plain (float32), lazy (row-sparse
+      embedding update), bf16 (mixed_bfloat16), lazy_bf16, xla, xla_bf16;
+  (b) keras_hub.models.BertTextClassifier.fit as its users run it: fixed
+      length 128, its default compile settings, float32.
 
-It prints examples/s, real (non-padding) tokens/s, the ratio (a)/(b), and useful
-FLOP/s (6 x non-embedding parameters x real tokens/s, plus attention over real
-lengths) as a fraction of the fp32 matmul throughput it measures first.
+Warm-up (tracing, XLA compilation, oneDNN's first sight of each shape) is run
+and timed apart. Then the contestants take turns over several rounds (A, B,
+A, B, ...): in each round every variant of (a) trains the next part of the
+epoch and (b) fits the next few batches of the same examples, and the
+variants of (a) evaluate a sample of the dev sets (forward passes only). The
+host's speed drifts, so each contestant's figure is the median over rounds,
+and only ratios within one run are meaningful. "Useful" FLOP/s count 6 x
+non-embedding parameters x real tokens plus attention over real lengths, as a
+fraction of the matmul throughput measured at the start (float32; bfloat16
+too where the CPU has bfloat16 units).
 
-    python benchmarks/train_throughput.py                       # ~5 minutes on 2 idle cores
-    python benchmarks/train_throughput.py --variants=plain,xla,bf16 --json=out.json
-    python benchmarks/train_throughput.py --profile_dir=/tmp/prof   # + op breakdown (pip install xprof)
-
-A variant is one configuration of (a): plain (float32, no XLA), xla, bf16
-(mixed_bfloat16), xla_bf16, lazy (row-sparse embedding update), lazy_bf16.
+    python benchmarks/train_throughput.py                      # about 10 minutes on 2 cores
+    python benchmarks/train_throughput.py --variants=plain,bf16,xla_bf16 --json=out.json
+    python benchmarks/train_throughput.py --profile_dir=/tmp/prof  # + op breakdown (pip install xprof)
 """
 
 import argparse
 import json
 import os
 import pathlib
-import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -33,15 +39,16 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from machine import cpu_description, has_bfloat16_units, matmul_gflops  # noqa: E402 - benchmarks/machine.py
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {
     "plain": dict(jit_compile=False, mixed_precision=None),
-    "xla": dict(jit_compile=True, mixed_precision=None),
-    "bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16"),
-    "xla_bf16": dict(jit_compile=True, mixed_precision="mixed_bfloat16"),
     "lazy": dict(jit_compile=False, mixed_precision=None, lazy_embedding_update=True),
+    "bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16"),
     "lazy_bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16", lazy_embedding_update=True),
+    "xla": dict(jit_compile=True, mixed_precision=None),
+    "xla_bf16": dict(jit_compile=True, mixed_precision="mixed_bfloat16"),
 }
 
 
@@ -50,47 +57,30 @@ def parse_args(argv):
     parser.add_argument("--glue_dir", default=str(REPO.parent / "shared" / "glue"))
     parser.add_argument("--preset", default=str(REPO.parent / "shared" / "pretrained" / "all-MiniLM-L6-v2"))
     parser.add_argument("--tasks", default="rte,mrpc,stsb,cola")
-    parser.add_argument("--examples_per_task", type=int, default=128,
-                        help="training examples drawn (seeded) from each task; one timed epoch sees all of them")
-    parser.add_argument("--warmup_epochs", type=int, default=2)
-    parser.add_argument("--timed_epochs", type=int, default=2)
+    parser.add_argument("--examples_per_task", type=int, default=1024,
+                        help="training examples drawn (seeded) from each task: one timed epoch")
+    parser.add_argument("--rounds", type=int, default=4, help="turns each contestant takes; figures are medians")
+    parser.add_argument("--warmup_per_task", type=int, default=160,
+                        help="examples per task of the untimed warm-up epoch of each variant")
+    parser.add_argument("--keras_hub_batches", type=int, default=3, help="keras-hub batches timed per round")
+    parser.add_argument("--eval_per_task", type=int, default=128, help="dev examples per task evaluated per round")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--max_seq_length", type=int, default=128)
-    parser.add_argument("--keras_hub_steps", type=int, default=12, help="timed keras-hub steps (after 2 warm-up)")
-    parser.add_argument("--variants", default="plain", help=f"comma list of {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default=None,
+                        help=f"comma list of {', '.join(VARIANTS)} (default: plain,lazy and, where the CPU has "
+                             "bfloat16 units, lazy_bf16)")
     parser.add_argument("--profile_dir", default=None,
-                        help="profile the timed epochs of (a) with the TensorFlow profiler and print the op"
+                        help="profile the last variant's last round with the TensorFlow profiler and print the op"
                              " breakdown (needs `pip install xprof`)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     return parser.parse_args(argv)
-
-
-# -- the machine --------------------------------------------------------------
-def matmul_gflops(size=2048, seconds=4.0):
-    """Measured fp32 matmul throughput (best of repeated 2048^3 products)."""
-    import tensorflow as tf
-
-    a = tf.random.normal((size, size))
-    b = tf.random.normal((size, size))
-
-    @tf.function
-    def product(a, b):
-        return tf.reduce_sum(tf.matmul(a, b))
-
-    product(a, b).numpy()
-    best, started = 0.0, time.time()
-    while time.time() - started < seconds:
-        tick = time.perf_counter()
-        product(a, b).numpy()
-        best = max(best, 2 * size**3 / (time.perf_counter() - tick) / 1e9)
-    return best
 
 
 def useful_flops(backbone, lengths):
     """Training FLOPs on real tokens: 6 x non-embedding parameters per token, plus attention.
 
     Attention scores and the weighted sum cost 2 x 2 x L^2 x hidden per layer
-    forward; training is three times the forward.
+    forward; training is three times the forward (so a forward pass is a third).
     """
     embedding = sum(int(np.prod(w.shape)) for layer in backbone.layers if "embedding" in layer.name
                     for w in layer.weights)
@@ -101,124 +91,128 @@ def useful_flops(backbone, lengths):
     return 6.0 * non_embedding * lengths.sum() + attention, non_embedding
 
 
-# -- data ---------------------------------------------------------------------
-def sample_examples(tasks, glue_dir, per_task, seed=0):
-    from mtdnn_tf.data.readers import read_split
+def sample_examples(tasks, glue_dir, per_task, split="train", seed=0):
+    from mtdnn_tf.data.readers import read_split  # noqa: PLC0415
 
     samples = {}
     for name, task in tasks.items():
-        examples = read_split(task, "train", glue_dir)
+        examples = read_split(task, split, glue_dir)
         index = np.sort(np.random.default_rng(seed).permutation(len(examples))[:per_task])
         samples[name] = examples.subset(index)
     return samples
 
 
-# -- (a) this project -----------------------------------------------------------
-def run_mtdnn(tasks, samples, tokenizer, args, variant, profile_dir=None):
-    import keras
-    import tensorflow as tf
+class OurTrainer:
+    """One variant of (a): a trainer on the sampled epoch, run a slice at a time."""
 
-    from mtdnn_tf.data.packing import TextPacker
-    from mtdnn_tf.data.pipeline import pack_split
-    from mtdnn_tf.models.backbone import load_backbone
-    from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-    from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+    def __init__(self, name, tasks, train, dev, args):
+        import keras  # noqa: PLC0415
+        import tensorflow as tf  # noqa: PLC0415
 
-    options = VARIANTS[variant]
-    packer = TextPacker(tokenizer, args.max_seq_length)
-    train = {n: pack_split(packer, samples[n], task=tasks[n]) for n in tasks}
-    lengths = np.concatenate([train[n].lengths for n in tasks])
-    config = TrainConfig(epochs=args.warmup_epochs + args.timed_epochs, batch_size=args.batch_size,
-                         learning_rate=2e-5, verbose=0, jit_compile=options["jit_compile"],
-                         lazy_embedding_update=options.get("lazy_embedding_update", False))
-    keras.utils.set_random_seed(0)
-    backbone = load_backbone(args.preset, dtype=options["mixed_precision"])
-    model = build_mtdnn_model(backbone, tasks, "mean")
-    optimizer = make_optimizer(config, total_train_steps(train, args.batch_size, config.epochs))
-    optimizer.build(model.trainable_variables)
-    with tempfile.TemporaryDirectory() as workdir:
-        trainer = MultiTaskTrainer(model, optimizer, tasks, train, {}, config, workdir, tf.distribute.get_strategy())
-        return _time_epochs(trainer, train, tasks, lengths, backbone, config, args, profile_dir)
+        from mtdnn_tf.models.backbone import load_backbone  # noqa: PLC0415
+        from mtdnn_tf.models.mtdnn_model import build_mtdnn_model  # noqa: PLC0415
+        from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer  # noqa: PLC0415
+        from mtdnn_tf.training.trainer import total_train_steps  # noqa: PLC0415
 
+        options = VARIANTS[name]
+        self.name, self.args, self.train, self.dev = name, args, train, dev
+        self.config = TrainConfig(epochs=2, batch_size=args.batch_size, learning_rate=2e-5, verbose=0,
+                                  jit_compile=options["jit_compile"],
+                                  lazy_embedding_update=options.get("lazy_embedding_update", False))
+        keras.utils.set_random_seed(0)
+        self.backbone = load_backbone(args.preset, dtype=options["mixed_precision"])
+        model = build_mtdnn_model(self.backbone, tasks, "mean")
+        optimizer = make_optimizer(self.config, total_train_steps(train, args.batch_size, 2))
+        optimizer.build(model.trainable_variables)
+        self.workdir = tempfile.TemporaryDirectory()
+        self.trainer = MultiTaskTrainer(model, optimizer, tasks, train, {}, self.config, self.workdir.name,
+                                        tf.distribute.get_strategy())
+        self.tasks = tasks
+        self.steps = sum(-(-len(split) // args.batch_size) for split in train.values())
+        self.examples = sum(len(split) for split in train.values())
+        self.real_tokens = sum(int(split.lengths.sum()) for split in train.values())
+        self.flops_per_epoch, self.non_embedding = useful_flops(
+            self.backbone, np.concatenate([split.lengths for split in train.values()]))
 
-def _time_epochs(trainer, train, tasks, lengths, backbone, config, args, profile_dir):
-    import tensorflow as tf
+    def warm_up(self):
+        """An untimed-for-throughput epoch over a small sample: traces and first shapes. Returns seconds."""
+        import dataclasses  # noqa: PLC0415
 
-    # Warm-up: traces the steps (with XLA, compiles each bucket shape), and lets
-    # oneDNN build its kernels for each shape, which it does on first sight.
-    for epoch in range(args.warmup_epochs):
-        trainer.run_epoch(epoch)
-        trainer.step_in_epoch.assign(0)
-    if profile_dir:
-        tf.profiler.experimental.start(profile_dir)
-    started = time.perf_counter()
-    for epoch in range(args.warmup_epochs, args.warmup_epochs + args.timed_epochs):
-        trainer.run_epoch(epoch)
-        trainer.step_in_epoch.assign(0)
-    seconds = time.perf_counter() - started
-    if profile_dir:
-        tf.profiler.experimental.stop()
-    flops, non_embedding = useful_flops(backbone, lengths)
-    n = args.timed_epochs
-    padded = sum(padded_tokens(train[name], args.batch_size, config, epoch, index)
-                 for index, name in enumerate(tasks)
-                 for epoch in range(args.warmup_epochs, args.warmup_epochs + n))
-    return dict(examples=n * len(lengths), real_tokens=n * int(lengths.sum()), padded_tokens=padded,
-                seconds=seconds, examples_per_s=n * len(lengths) / seconds,
-                real_tokens_per_s=n * lengths.sum() / seconds, useful_gflops=n * flops / seconds / 1e9,
-                non_embedding_params=non_embedding)
+        started = time.perf_counter()
+        self.trainer.config = dataclasses.replace(self.config, max_examples_per_task=self.args.warmup_per_task)
+        self.trainer.run_epoch(0)
+        self.trainer.config = self.config
+        self.trainer.step_in_epoch.assign(0)
+        self.trainer.evaluator.evaluate(self.tasks, self.dev)
+        return time.perf_counter() - started
 
+    def train_slice(self, round_index, rounds):
+        """Trains the round's share of epoch 1; returns (seconds, examples, useful FLOPs)."""
+        stop = self.steps * (round_index + 1) // rounds
+        begin = int(self.trainer.step_in_epoch.numpy())
+        started = time.perf_counter()
+        self.trainer.run_epoch(1, stop=stop)
+        seconds = time.perf_counter() - started
+        share = (stop - begin) / self.steps  # batches are shuffled: a share of steps is that share of the work
+        return seconds, share * self.examples, share * self.flops_per_epoch
 
-def padded_tokens(split, batch_size, config, epoch, task_index):
-    """Tokens computed, padding included, for one task's batches in one epoch."""
-    from mtdnn_tf.data.pipeline import train_dataset
-
-    dataset = train_dataset(split, batch_size, config.seed, epoch, task_index, sort_window=config.sort_window)
-    return sum(int(np.prod(features["token_ids"].shape)) for features, _ in dataset)
+    def evaluate(self):
+        """Seconds and examples of one pass over the dev sample (forward only)."""
+        started = time.perf_counter()
+        self.trainer.evaluator.evaluate(self.tasks, self.dev)
+        return time.perf_counter() - started, sum(len(split) for by in self.dev.values() for split in by.values())
 
 
-# -- (b) keras-hub --------------------------------------------------------------
-def run_keras_hub(samples, args):
-    import keras
-    import keras_hub
-    import tensorflow as tf
+class KerasHubFit:
+    """(b): BertTextClassifier.fit at fixed length 128, float32, on the same examples."""
 
-    a = np.concatenate([samples[n].text_a for n in samples])
-    b = np.concatenate([samples[n].text_b if samples[n].text_b is not None else [""] * len(samples[n])
-                        for n in samples])
-    order = np.random.default_rng(0).permutation(len(a))
-    a, b = a[order], b[order]
-    labels = np.zeros(len(a), np.int32)  # throughput does not depend on the labels
-    preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
-        args.preset, sequence_length=args.max_seq_length)
-    keras.utils.set_random_seed(0)
-    classifier = keras_hub.models.BertTextClassifier(
-        backbone=keras_hub.models.BertBackbone.from_preset(args.preset), num_classes=2, preprocessor=None)
-    classifier.compile(optimizer=keras.optimizers.Adam(2e-5),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    # Tokenised once, as in (a); fit then sees fixed-length int tensors.
-    batches = [preprocessor(x=(tf.constant(a[i:i + args.batch_size]), tf.constant(b[i:i + args.batch_size])))
-               for i in range(0, len(a), args.batch_size)]
-    features = {k: np.concatenate([x[k].numpy() for x in batches]) for k in batches[0]}
-    steps = args.keras_hub_steps
-    needed = (steps + 2) * args.batch_size
-    reps = -(-needed // len(labels))
-    features = {k: np.concatenate([v] * reps)[:needed] for k, v in features.items()}
-    real = features["padding_mask"].sum(axis=-1)
-    dataset = tf.data.Dataset.from_tensor_slices((features, labels.repeat(reps)[:needed])).batch(args.batch_size)
-    classifier.fit(dataset.take(2), verbose=0)  # warm-up: XLA compilation
-    timed = dataset.skip(2).cache()
-    for _ in timed:
-        pass
-    started = time.perf_counter()
-    classifier.fit(timed, verbose=0)
-    seconds = time.perf_counter() - started
-    real = real[2 * args.batch_size:]
-    flops, non_embedding = useful_flops(classifier.backbone, real)
-    return dict(examples=len(real), real_tokens=int(real.sum()), seconds=seconds,
-                examples_per_s=len(real) / seconds, real_tokens_per_s=real.sum() / seconds,
-                useful_gflops=flops / seconds / 1e9, non_embedding_params=non_embedding,
-                jit_compile=bool(classifier.jit_compile))
+    def __init__(self, samples, args):
+        import keras  # noqa: PLC0415
+        import keras_hub  # noqa: PLC0415
+        import tensorflow as tf  # noqa: PLC0415
+
+        a = np.concatenate([samples[n].text_a for n in samples])
+        b = np.concatenate([samples[n].text_b if samples[n].text_b is not None else [""] * len(samples[n])
+                            for n in samples])
+        order = np.random.default_rng(0).permutation(len(a))
+        a, b = a[order], b[order]
+        preprocessor = keras_hub.models.BertTextClassifierPreprocessor.from_preset(
+            args.preset, sequence_length=args.max_seq_length)
+        keras.utils.set_random_seed(0)
+        self.classifier = keras_hub.models.BertTextClassifier(
+            backbone=keras_hub.models.BertBackbone.from_preset(args.preset), num_classes=2, preprocessor=None)
+        self.classifier.compile(optimizer=keras.optimizers.Adam(2e-5),
+                                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        # Tokenised once beforehand, as for (a): fit sees fixed-length int tensors.
+        batches = [preprocessor(x=(tf.constant(a[i:i + args.batch_size]), tf.constant(b[i:i + args.batch_size])))
+                   for i in range(0, len(a) - args.batch_size + 1, args.batch_size)]
+        self.batches = [({k: v.numpy() for k, v in x.items()}, np.zeros(args.batch_size, np.int32)) for x in batches]
+        self.position = 0
+        self.args = args
+
+    def warm_up(self):
+        started = time.perf_counter()
+        self._fit(2)
+        return time.perf_counter() - started
+
+    def _fit(self, count):
+        import tensorflow as tf  # noqa: PLC0415
+
+        chosen = [self.batches[(self.position + i) % len(self.batches)] for i in range(count)]
+        self.position += count
+        features = {k: np.concatenate([x[k] for x, _ in chosen]) for k in chosen[0][0]}
+        labels = np.concatenate([y for _, y in chosen])
+        dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(self.args.batch_size).cache()
+        for _ in dataset:  # materialise before timing
+            pass
+        started = time.perf_counter()
+        self.classifier.fit(dataset, verbose=0)
+        return time.perf_counter() - started, features["padding_mask"].sum(axis=-1)
+
+    def train_slice(self):
+        seconds, real = self._fit(self.args.keras_hub_batches)
+        flops, self.non_embedding = useful_flops(self.classifier.backbone, real)
+        return seconds, len(real), flops
 
 
 def op_breakdown(profile_dir, top=12):
@@ -244,53 +238,106 @@ def op_breakdown(profile_dir, top=12):
     return [(name, t / total, t / 1000.0) for name, t in ranked]
 
 
+def summarise(samples):
+    """Median throughput over rounds from [(seconds, examples, flops)]."""
+    rates = [examples / seconds for seconds, examples, _ in samples]
+    gflops = [flops / seconds / 1e9 for seconds, _, flops in samples]
+    return {"examples_per_s": statistics.median(rates), "useful_gflops": statistics.median(gflops),
+            "per_round_examples_per_s": [round(r, 2) for r in rates],
+            "seconds": round(sum(s for s, _, _ in samples), 1)}
+
+
 def main(argv=None):
     args = parse_args(argv)
-    variants = args.variants.split(",")
+    bf16_units = has_bfloat16_units()
+    variants = (args.variants or ("plain,lazy,lazy_bf16" if bf16_units else "plain,lazy")).split(",")
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         sys.exit(f"error: --variants: unknown {unknown} (choose from {', '.join(VARIANTS)})")
     for path, flag in [(args.glue_dir, "--glue_dir"), (args.preset, "--preset")]:
         if not pathlib.Path(path).is_dir():
             sys.exit(f"error: {flag}: {path} is not a directory")
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: PLC0415
 
-    from mtdnn_tf.models.backbone import load_tokenizer
-    from mtdnn_tf.tasks import load_tasks
+    from mtdnn_tf.data.packing import TextPacker  # noqa: PLC0415
+    from mtdnn_tf.data.pipeline import pack_split  # noqa: PLC0415
+    from mtdnn_tf.models.backbone import load_tokenizer  # noqa: PLC0415
+    from mtdnn_tf.tasks import load_tasks  # noqa: PLC0415
 
     started = time.time()
-    peak = matmul_gflops()
-    print(f"fp32 matmul throughput: {peak:.1f} GFLOP/s ({os.cpu_count()} CPUs, {platform.processor() or platform.machine()})")
+    peaks = {"float32": matmul_gflops("float32")}
+    if bf16_units:
+        peaks["bfloat16"] = matmul_gflops("bfloat16")
+    print(f"CPU: {cpu_description()}; TensorFlow {tf.__version__}")
+    print("matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()), flush=True)
     tasks = load_tasks(args.tasks.split(","))
     samples = sample_examples(tasks, args.glue_dir, args.examples_per_task)
-    tokenizer = load_tokenizer(args.preset)
-    report = {"machine": {"cpus": os.cpu_count(), "matmul_fp32_gflops": round(peak, 1),
+    packer = TextPacker(load_tokenizer(args.preset), args.max_seq_length)
+    train = {n: pack_split(packer, samples[n], task=tasks[n]) for n in tasks}
+    dev_samples = sample_examples(tasks, args.glue_dir, args.eval_per_task, split="dev")
+    dev = {n: {"dev": pack_split(packer, dev_samples[n], task=tasks[n])} for n in tasks}
+
+    report = {"machine": {"cpu": cpu_description(), "matmul_gflops": {k: round(v, 1) for k, v in peaks.items()},
                           "tensorflow": tf.__version__},
-              "settings": {k: v for k, v in vars(args).items() if k not in ("json",)}, "results": {}}
-    hub = run_keras_hub(samples, args)
-    report["results"]["keras_hub_fit"] = hub
-    xla = "XLA" if hub["jit_compile"] else "no XLA"
-    print(_line(f"keras-hub BertTextClassifier.fit ({xla}, pad {args.max_seq_length})", hub, peak))
-    for variant in variants:
-        ours = run_mtdnn(tasks, samples, tokenizer, args, variant, args.profile_dir)
-        ours["ratio_to_keras_hub"] = ours["examples_per_s"] / hub["examples_per_s"]
-        report["results"][f"mtdnn_tf_{variant}"] = ours
-        print(_line(f"mtdnn_tf trainer, {variant}", ours, peak) + f"  ratio {ours['ratio_to_keras_hub']:.2f}x")
+              "settings": {k: v for k, v in vars(args).items() if k != "json"} | {"variants": variants},
+              "warm_up_seconds": {}, "results": {}}
+    hub = KerasHubFit(samples, args)
+    report["warm_up_seconds"]["keras_hub_fit"] = round(hub.warm_up(), 1)
+    ours = {}
+    for name in variants:
+        ours[name] = OurTrainer(name, tasks, train, dev, args)
+        report["warm_up_seconds"][f"mtdnn_tf_{name}"] = round(ours[name].warm_up(), 1)
+    print("warm-up (tracing, compilation, first shapes): "
+          + ", ".join(f"{k} {v:.0f} s" for k, v in report["warm_up_seconds"].items()), flush=True)
+
+    timings = {"keras_hub_fit": []} | {name: [] for name in variants} | {f"{n}_eval": [] for n in variants}
+    for round_index in range(args.rounds):
+        timings["keras_hub_fit"].append(hub.train_slice())
+        for name, contestant in ours.items():
+            profile = args.profile_dir and name == variants[-1] and round_index == args.rounds - 1
+            if profile:
+                tf.profiler.experimental.start(args.profile_dir)
+            timings[name].append(contestant.train_slice(round_index, args.rounds))
+            if profile:
+                tf.profiler.experimental.stop()
+            seconds, examples = contestant.evaluate()
+            timings[f"{name}_eval"].append((seconds, examples, contestant.flops_per_epoch / 3 * examples
+                                            / contestant.examples))  # forward: a third of training's FLOPs
+        print(f"round {round_index + 1}/{args.rounds}: " + ", ".join(
+            f"{k} {e / s:.1f} ex/s" for k, v in timings.items() for s, e, _ in v[-1:]), flush=True)
+
+    base = summarise(timings["keras_hub_fit"])
+    report["results"]["keras_hub_fit"] = base | {"jit_compile": bool(hub.classifier.jit_compile)}
+    print(f"\n{'contestant':<34}{'ex/s':>8}{'ratio':>8}{'useful GFLOP/s':>16}  of matmul peak")
+    rows = [("keras_hub_fit", f"keras-hub fit (pad {args.max_seq_length}, fp32)", base, None)]
+    for name in variants:
+        peak_name = "bfloat16" if "bf16" in name and "bfloat16" in peaks else "float32"
+        result = summarise(timings[name]) | {"peak": peak_name}
+        result["ratio_to_keras_hub"] = result["examples_per_s"] / base["examples_per_s"]
+        evaluation = summarise(timings[f"{name}_eval"])
+        result["eval_examples_per_s"] = evaluation["examples_per_s"]
+        result["eval_to_train_speed"] = evaluation["examples_per_s"] / result["examples_per_s"]
+        report["results"][f"mtdnn_tf_{name}"] = result
+        rows.append((name, f"mtdnn_tf {name}", result, peak_name))
+    for _, label, result, peak_name in rows:
+        peak = peaks[peak_name or "float32"]
+        ratio = result.get("ratio_to_keras_hub", 1.0)
+        print(f"{label:<34}{result['examples_per_s']:8.1f}{ratio:7.2f}x{result['useful_gflops']:16.1f}"
+              f"  {100 * result['useful_gflops'] / peak:5.1f}% of {peak_name or 'float32'}")
+    for name in variants:
+        r = report["results"][f"mtdnn_tf_{name}"]
+        print(f"evaluation, {name}: {r['eval_examples_per_s']:.1f} ex/s = {r['eval_to_train_speed']:.1f}x its "
+              "training speed")
     if args.profile_dir:
         breakdown = op_breakdown(args.profile_dir)
         report["op_breakdown"] = [{"op": n, "share": round(f, 4), "ms": round(ms, 1)} for n, f, ms in breakdown]
-        print(f"TensorFlow op self time in the last profiled epoch of (a) ({args.variants.split(',')[-1]}):")
+        print(f"TensorFlow op self time, {variants[-1]}, last round:")
         for name, share, ms in breakdown:
             print(f"  {name:32s} {100 * share:5.1f}%  {ms:9.0f} ms")
     report["wall_seconds"] = round(time.time() - started, 1)
     print(f"total {report['wall_seconds']:.0f} s")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=2, default=float) + "\n")
-
-
-def _line(label, r, peak):
-    return (f"{label:48s} {r['examples_per_s']:6.1f} ex/s  {r['real_tokens_per_s']:7.0f} real tok/s  "
-            f"{r['useful_gflops']:6.1f} useful GFLOP/s = {100 * r['useful_gflops'] / peak:4.1f}% of fp32 matmul")
 
 
 if __name__ == "__main__":

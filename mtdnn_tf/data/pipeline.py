@@ -146,10 +146,14 @@ def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, so
     return dataset.batch(batch_size).map(_trim).prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(split, batch_size, bucketed=True):
-    """The split in file order, batched (and bucketed); labels are zeros for unlabelled splits."""
+def eval_dataset(split, batch_size, bucketed=True, order=None):
+    """The split batched (and bucketed), in file order or in ``order`` (indices); labels are
+    zeros for unlabelled splits."""
     labels = split.labels if split.labels is not None else np.zeros(split.features["token_ids"].shape[:-1], np.float32)
-    dataset = tf.data.Dataset.from_tensor_slices((split.features, labels)).batch(batch_size)
+    features = split.features
+    if order is not None:
+        features, labels = {k: v[order] for k, v in features.items()}, labels[order]
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
     if bucketed:
         dataset = dataset.map(_trim)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -48,11 +48,21 @@ class Evaluator:
         return self._steps[task_name]
 
     def predict(self, task, split):
-        """Model outputs for every unit (example, or ranking group) of a PackedSplit, in order."""
-        dataset = eval_dataset(split, self.batch_size, self.bucketed).map(lambda features, labels: features)
+        """Model outputs for every unit (example, or ranking group) of a PackedSplit, in order.
+
+        With bucketing, units run sorted by length, so each batch pads to
+        little more than its own longest unit; outputs come back in file order.
+        """
+        order = np.argsort(split.lengths, kind="stable") if self.bucketed else None
+        dataset = eval_dataset(split, self.batch_size, self.bucketed, order).map(lambda features, labels: features)
         dataset = self.strategy.experimental_distribute_dataset(dataset)
         step = self._predict_step(task, dataset.element_spec)
-        return np.concatenate([step(features).numpy() for features in dataset])
+        outputs = np.concatenate([step(features).numpy() for features in dataset])
+        if order is None:
+            return outputs
+        in_file_order = np.empty_like(outputs)
+        in_file_order[order] = outputs
+        return in_file_order
 
     def evaluate(self, tasks, splits):
         """Metrics for each task and labelled evaluation split.

@@ -336,8 +336,9 @@ class MultiTaskTrainer:
                       + format_metrics_inline(last))
         return last
 
-    def run_epoch(self, epoch, writer=None):
-        """Trains one epoch of Algorithm 1 from ``step_in_epoch`` on; no evaluation or epoch checkpoint."""
+    def run_epoch(self, epoch, writer=None, stop=None):
+        """Trains one epoch of Algorithm 1 from ``step_in_epoch`` on, up to step ``stop`` (default: its
+        end); no evaluation or epoch checkpoint. A later call goes on where this one stopped."""
         cfg = self.config
         cap = cfg.max_examples_per_task
         batches = {name: num_batches(epoch_examples(len(split), cap), cfg.batch_size)
@@ -358,7 +359,7 @@ class MultiTaskTrainer:
             print(f"Epoch {epoch + 1}/{cfg.epochs}: {len(order)} steps over {len(batches)} tasks")
         bar.update(start)
         seen, tick, loss_sum = 0, time.time(), 0.0
-        for position in range(start, len(order)):
+        for position in range(start, len(order) if stop is None else min(stop, len(order))):
             name = order[position]
             batch = next(iterators[name])
             loss, applied = self._steps[name](batch)

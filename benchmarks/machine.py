@@ -1,0 +1,62 @@
+"""What machine a benchmark ran on, and what its matrix units can do (shared by the benchmarks)."""
+
+import os
+import platform
+import time
+
+INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_int8", "amx_tile")
+
+
+def cpu_flags():
+    """The CPU's flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_description():
+    """E.g. 'AMD EPYC, 2 CPUs, flags: avx2 avx512f avx512_bf16'."""
+    flags = cpu_flags()
+    shown = " ".join(f for f in INTERESTING_FLAGS if f in flags) or "none of interest"
+    return f"{cpu_model()}, {os.cpu_count()} CPUs, flags: {shown}"
+
+
+def has_bfloat16_units():
+    """True where the CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX)."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def matmul_gflops(dtype="float32", size=2048, seconds=3.0):
+    """Measured matmul throughput in GFLOP/s (best of repeated size^3 products)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    a = tf.cast(tf.random.normal((size, size)), dtype)
+    b = tf.cast(tf.random.normal((size, size)), dtype)
+
+    @tf.function(autograph=False)
+    def product(a, b):
+        return tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
+
+    product(a, b).numpy()
+    best, started = 0.0, time.time()
+    while time.time() - started < seconds:
+        tick = time.perf_counter()
+        product(a, b).numpy()
+        best = max(best, 2 * size**3 / (time.perf_counter() - tick) / 1e9)
+    return best
