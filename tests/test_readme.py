@@ -30,7 +30,8 @@ def test_the_unknown_field_example_is_the_error_the_loader_gives(tmp_path):
 
 def _documented_defaults():
     """(flag, documented default) for every row of the README's flag table."""
-    for flags_cell, defaults_cell in re.findall(r"^\| (`--[^|]+?) \|\s*([^|]*?)\s*\|", README, re.M):
+    # Rows whose first cell is only flag names (`--a`, `--b`): the flag table, not other tables.
+    for flags_cell, defaults_cell in re.findall(r"^\| ((?:`--\w+`(?:, )?)+) \|\s*([^|]*?)\s*\|", README, re.M):
         flags = re.findall(r"`--(\w+)`", flags_cell)
         defaults = [d.strip().strip("`") for d in defaults_cell.split(",")] if len(flags) > 1 else [
             defaults_cell.strip().strip("`")]
