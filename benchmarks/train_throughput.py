@@ -60,10 +60,10 @@ def parse_args(argv):
     parser.add_argument("--examples_per_task", type=int, default=1024,
                         help="training examples drawn (seeded) from each task: one timed epoch")
     parser.add_argument("--rounds", type=int, default=4, help="turns each contestant takes; figures are medians")
-    parser.add_argument("--warmup_per_task", type=int, default=160,
+    parser.add_argument("--warmup_per_task", type=int, default=96,
                         help="examples per task of the untimed warm-up epoch of each variant")
     parser.add_argument("--keras_hub_batches", type=int, default=3, help="keras-hub batches timed per round")
-    parser.add_argument("--eval_per_task", type=int, default=128, help="dev examples per task evaluated per round")
+    parser.add_argument("--eval_per_task", type=int, default=96, help="dev examples per task evaluated per round")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--variants", default=None,

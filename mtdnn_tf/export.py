@@ -25,6 +25,8 @@ flags.DEFINE_string("export_dir", None, "Version folder to write, e.g. saved_mod
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "What to export.")
 flags.DEFINE_enum("inputs", "text", ["text", "token_ids"], "SavedModel signatures on raw text (tokenised in "
                   "the graph; needs TensorFlow Text's ops) or on token ids (core ops only, any model server).")
+flags.DEFINE_bool("jit_compile", False, "SavedModel: compile each task's model with XLA (lower latency on CPUs; "
+                  "each new input shape compiles at its first request, so warm the server up).")
 flags.DEFINE_string("default_task", None, "Task served as serving_default (default: the first task).")
 flags.DEFINE_integer("seq_length", None, "TFLite: fixed input length (default: the model's max_seq_length).", lower_bound=3)
 flags.DEFINE_bool("quantize", False, "TFLite: also write dynamic-range int8 models (<task>.int8.tflite).")
@@ -39,7 +41,8 @@ def _export():
     if FLAGS.format == "saved_model":
         from mtdnn_tf.serving.saved_model import export_saved_model  # noqa: PLC0415
 
-        export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite, inputs=FLAGS.inputs)
+        export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite, inputs=FLAGS.inputs,
+                           jit_compile=FLAGS.jit_compile)
     else:
         from mtdnn_tf.serving.tflite import export_tflite  # noqa: PLC0415
 

@@ -20,7 +20,8 @@ from mtdnn_tf.serving.signatures import (
 INPUT_KINDS = ("text", "token_ids")
 
 
-def export_saved_model(trained, export_dir, default_task=None, overwrite=False, verbose=False, inputs="text"):
+def export_saved_model(trained, export_dir, default_task=None, overwrite=False, verbose=False, inputs="text",
+                       jit_compile=False):
     """Writes ``trained`` (a TrainedModel) as a SavedModel to ``export_dir``.
 
     Every task becomes a signature named after it; ``serving_default`` is
@@ -41,6 +42,8 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         default_task: task served as ``serving_default``.
         overwrite: replace an existing ``export_dir``.
         inputs: 'text' or 'token_ids'.
+        jit_compile: compile each task's model with XLA (faster per request on
+            CPUs; one compilation per input shape, at the first request of it).
     """
     tasks = trained.tasks
     default_task = default_task or next(iter(tasks))
@@ -57,10 +60,10 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         packer.pack(["warm up"], ["warm up"])
         archive.track(packer.tokenizer)
         archive.track(packer.packer)
-        functions = {name: make_serving_function(task, trained.model, packer) for name, task in tasks.items()}
+        functions = {name: make_serving_function(task, trained.model, packer, jit_compile) for name, task in tasks.items()}
         signatures = {name: input_signature(task) for name, task in tasks.items()}
     else:
-        functions = {name: make_token_id_serving_function(task, trained.model) for name, task in tasks.items()}
+        functions = {name: make_token_id_serving_function(task, trained.model, jit_compile) for name, task in tasks.items()}
         signatures = {name: token_id_signature(task) for name, task in tasks.items()}
     archive.add_endpoint("serving_default", tf.function(functions[default_task]), signatures[default_task])
     for name in tasks:

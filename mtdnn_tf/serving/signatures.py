@@ -22,7 +22,7 @@ Outputs:
 import tensorflow as tf
 
 from mtdnn_tf.data.packing import FEATURES
-from mtdnn_tf.data.pipeline import trim_features
+from mtdnn_tf.data.pipeline import BUCKET_STEPS, trim_features
 from mtdnn_tf.models.mtdnn_model import task_forward, task_model
 
 PADDED_CANDIDATE_SCORE = -1e9
@@ -56,9 +56,23 @@ def outputs_from_model(task, raw):
     return {"scores": tf.cast(raw, tf.float32)}
 
 
-def make_serving_function(task, model, packer):
-    """A function of the task's raw-text inputs (see module doc) returning its named outputs."""
+def _forward(task, model, jit_compile):
+    """The task's head on packed features ([..., length]), compiled with XLA if asked.
+
+    With XLA the encoder's many small ops are fused; XLA compiles once per input
+    shape (the bucket lengths keep those few), so a server should be warmed up.
+    """
     head_model = task_model(model, task.name)
+
+    def forward(features):
+        return task_forward(task, head_model, features, training=False)
+
+    return tf.function(forward, jit_compile=True, autograph=False) if jit_compile else forward
+
+
+def make_serving_function(task, model, packer, jit_compile=False):
+    """A function of the task's raw-text inputs (see module doc) returning its named outputs."""
+    head_model = _forward(task, model, jit_compile)
 
     def features_of(text_a, text_b):
         return trim_features(packer.pack_tensors(text_a, text_b))
@@ -75,18 +89,29 @@ def make_serving_function(task, model, packer):
             shape = tf.shape(candidates)
             queries = tf.repeat(query, shape[1])
             flat = tf.reshape(candidates, [-1])
-            scores = tf.reshape(head_model(features_of(queries, flat), training=False), shape)
+            scores = tf.reshape(head_model(features_of(queries, flat)), shape)
             scores = tf.where(candidates == "", PADDED_CANDIDATE_SCORE, tf.cast(scores, tf.float32))
             return outputs_from_model(task, scores)
     elif task.is_pair:
         def serve(sentence1, sentence2):
             same_batch(sentence1, sentence2, ("sentence1", "sentence2"))
-            return outputs_from_model(task, head_model(features_of(sentence1, sentence2), training=False))
+            return outputs_from_model(task, head_model(features_of(sentence1, sentence2)))
     else:
         def serve(sentence):
             sentence = tf.ensure_shape(sentence, [None])
-            return outputs_from_model(task, head_model(features_of(sentence, None), training=False))
+            return outputs_from_model(task, head_model(features_of(sentence, None)))
     return serve
+
+
+def _to_bucket_length(features):
+    """Pads (with padding) or cuts (padding columns only) to a bucket length: few shapes, little waste."""
+    length = tf.shape(features["token_ids"])[-1]
+    buckets = tf.constant(BUCKET_STEPS, tf.int32)
+    target = tf.maximum(buckets[tf.minimum(tf.searchsorted(buckets, [length])[0], len(BUCKET_STEPS) - 1)], length)
+    rank = len(features["token_ids"].shape)
+    padding = tf.concat([tf.zeros([rank - 1, 2], tf.int32), [[0, target - length]]], axis=0)
+    padded = {name: tf.pad(value, padding) for name, value in features.items()}
+    return trim_features(padded, BUCKET_STEPS + (tf.int32.max,))
 
 
 def token_id_signature(task):
@@ -95,9 +120,9 @@ def token_id_signature(task):
     return [tf.TensorSpec(shape, tf.int32, name=name) for name in FEATURES]
 
 
-def make_token_id_serving_function(task, model):
+def make_token_id_serving_function(task, model, jit_compile=False):
     """A function of packed token ids (see module doc) returning the task's named outputs."""
-    head_model = task_model(model, task.name)
+    forward = _forward(task, model, jit_compile)
     rank = 3 if task.is_ranking else 2
 
     def serve(token_ids, segment_ids, padding_mask):
@@ -107,7 +132,7 @@ def make_token_id_serving_function(task, model):
         for name in FEATURES[1:]:
             tf.debugging.assert_equal(tf.shape(features[name]), shape, message=(
                 f"{task.name}: {name} must have the shape of token_ids"))
-        raw = task_forward(task, head_model, features, training=False)
+        raw = forward(_to_bucket_length(features))
         if task.is_ranking:
             real = tf.reduce_any(features["padding_mask"] > 0, axis=-1)
             raw = tf.where(real, tf.cast(raw, tf.float32), PADDED_CANDIDATE_SCORE)
