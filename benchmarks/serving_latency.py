@@ -47,9 +47,13 @@ def percentiles(seconds):
             "p99_ms": float(np.percentile(ms, 99))}
 
 
-def measure(call, single_inputs, batch_inputs, requests, batches):
-    """Latency of ``call`` on one pair per request, then throughput on batches of 32."""
-    for inputs in single_inputs[:10] + batch_inputs[:2]:  # warm-up (traces, kernel selection)
+def measure(call, single_inputs, batch_inputs, requests, batches, warmup):
+    """Latency of ``call`` on one pair per request, then throughput on batches of 32.
+
+    Warm-up: ``warmup`` single requests and every batch once (traces, kernel
+    selection, and with XLA one compilation per input shape).
+    """
+    for inputs in single_inputs[:warmup] + batch_inputs:
         call(inputs)
     times = []
     for i in range(requests):
@@ -93,13 +97,15 @@ def packer_for(vocabulary_dir, settings, seq_length):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--text", help="SavedModel exported with --inputs=text")
-    parser.add_argument("--ids", help="SavedModel exported with --inputs=token_ids")
+    parser.add_argument("--text", action="append", default=[], help="SavedModel exported with --inputs=text "
+                        "(repeat to compare several, e.g. with and without --jit_compile)")
+    parser.add_argument("--ids", action="append", default=[], help="SavedModel exported with --inputs=token_ids")
     parser.add_argument("--tflite", help="folder of a --format=tflite export (float and, if present, int8)")
     parser.add_argument("--task", default="mrpc", choices=sorted(COLUMNS))
     parser.add_argument("--glue_dir", default=str(REPO.parent / "shared" / "glue"))
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=100, help="single requests before timing")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
@@ -113,24 +119,26 @@ def main():
 
     def show(name, result):
         report["results"][name] = result
-        print(f"{name:<28} p50 {result['p50_ms']:7.2f} ms  p90 {result['p90_ms']:7.2f} ms  "
+        print(f"{name:<44} p50 {result['p50_ms']:7.2f} ms  p90 {result['p90_ms']:7.2f} ms  "
               f"p99 {result['p99_ms']:7.2f} ms  {result['pairs_per_s_batch32']:7.1f} pairs/s at batch 32", flush=True)
 
-    if args.text:
+    for path in args.text:
         import tensorflow_text  # noqa: F401, PLC0415 - the raw-text signatures' WordPiece ops
 
-        serve = tf.saved_model.load(args.text).signatures[args.task]
+        serve = tf.saved_model.load(path).signatures[args.task]
         to_inputs = lambda a, b: {"sentence1": tf.constant(a), "sentence2": tf.constant(b)}  # noqa: E731
-        show("SavedModel, raw text", measure(lambda x: serve(**x), [to_inputs(*p) for p in singles],
-                                             [to_inputs(*p) for p in batches], args.requests, args.batches))
-    if args.ids:
-        extra = pathlib.Path(args.ids) / "assets.extra"
+        show(f"SavedModel, raw text ({path})", measure(
+            lambda x: serve(**x), [to_inputs(*p) for p in singles], [to_inputs(*p) for p in batches],
+            args.requests, args.batches, args.warmup))
+    for path in args.ids:
+        extra = pathlib.Path(path) / "assets.extra"
         settings = json.loads((extra / "tokenizer.json").read_text())
         pack = packer_for(extra, settings, settings["max_seq_length"])
-        serve = tf.saved_model.load(args.ids).signatures[args.task]
+        serve = tf.saved_model.load(path).signatures[args.task]
         as_tensors = lambda packed: {k: tf.constant(v) for k, v in packed.items()}  # noqa: E731
-        show("SavedModel, token ids", measure(lambda x: serve(**x), [as_tensors(pack(*p)) for p in singles],
-                                              [as_tensors(pack(*p)) for p in batches], args.requests, args.batches))
+        show(f"SavedModel, token ids ({path})", measure(
+            lambda x: serve(**x), [as_tensors(pack(*p)) for p in singles], [as_tensors(pack(*p)) for p in batches],
+            args.requests, args.batches, args.warmup))
     if args.tflite:
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
@@ -145,7 +153,7 @@ def main():
             pack = packer_for(folder, json.loads((folder / "tokenizer.json").read_text()), seq_length)
             show(f"TFLite {'int8' if 'int8' in suffix else 'float'} (length {seq_length})",
                  measure(lambda x: runner(**x), [pack(*p, trim=False) for p in singles],
-                         [pack(*p, trim=False) for p in batches], args.requests, args.batches))
+                         [pack(*p, trim=False) for p in batches], args.requests, args.batches, args.warmup))
     report["mtdnn_tf_imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
     print(f"mtdnn_tf imported: {report['mtdnn_tf_imported']}")
     if args.json:

@@ -34,11 +34,13 @@ from mtdnn_tf.models.head_input import HEAD_INPUTS
 from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initialize_from
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks, with_head_kind
+from mtdnn_tf.training.precision import AUTO as AUTO_PRECISION
+from mtdnn_tf.training.precision import resolve_policy
 from mtdnn_tf.training.strategies import STRATEGIES, make_strategy
 from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
 
 
-MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16")
+MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16", "auto")
 DATA_SOURCES = ("files", "tfds")
 
 
@@ -61,7 +63,7 @@ class RunSettings:
     skip_malformed: bool = False
     strategy: str = "default"
     tpu: str = None
-    mixed_precision: str = None  # None, 'mixed_float16' or 'mixed_bfloat16' (the encoder; heads stay float32)
+    mixed_precision: str = None  # None, 'mixed_float16', 'mixed_bfloat16' (encoder only) or 'auto' (by hardware)
     init_from: str = None  # a finished run's model_dir: start from its encoder and shared task heads
     train_fraction: float = 1.0  # train on this seeded fraction of each training split
     fraction_seed: int = 0
@@ -77,7 +79,7 @@ class RunSettings:
             ("head_input", lambda v: v in HEAD_INPUTS, f"one of {', '.join(HEAD_INPUTS)}"),
             ("strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
             ("mixed_precision", lambda v: v in MIXED_PRECISION_POLICIES,
-             "none, mixed_float16 or mixed_bfloat16"),
+             "none, mixed_float16, mixed_bfloat16 or auto"),
             ("train_fraction", lambda v: 0 < v <= 1, "in (0, 1]"),
         ])
 
@@ -208,6 +210,10 @@ def run(settings, verbose=True):
         demo_vocab = write_demo_suite(settings.data_dir)
         vocab_file = vocab_file or str(demo_vocab)
     strategy = make_strategy(settings.strategy, settings.tpu)
+    if settings.mixed_precision == AUTO_PRECISION:
+        settings = dataclasses.replace(settings, mixed_precision=resolve_policy(AUTO_PRECISION))
+        if verbose:
+            print(f"--mixed_precision=auto: {settings.mixed_precision or 'float32'}")
     source = None
     if settings.init_from:
         from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - a layer above (issue 14)

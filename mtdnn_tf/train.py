@@ -50,8 +50,9 @@ flags.DEFINE_integer("checkpoint_every", 0, "Also checkpoint every N steps (0: e
 flags.DEFINE_integer("sort_window", 32, "Sort each window of this many batches of a task by length, so batches "
                      "pad little (1: no sorting; batch order stays Algorithm 1's).", lower_bound=1)
 flags.DEFINE_bool("jit_compile", False, "Compile the train and eval steps with XLA (one compilation per bucket shape).")
-flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16"],
-                  "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling).")
+flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16", "auto"],
+                  "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling); "
+                  "auto: mixed_bfloat16 on a CPU with AMX, float32 elsewhere.")
 flags.DEFINE_string("init_from", None, "A finished run's --model_dir: start from its encoder (and the heads of "
                     "tasks it shares with --tasks); the paper's per-task refinement stage. Overrides --preset.")
 flags.DEFINE_float("train_fraction", 1.0, "Train on this seeded fraction of each training split "

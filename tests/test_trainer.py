@@ -98,7 +98,7 @@ def test_run_settings_check_theirs():
         RunSettings(tasks=["rte"], model_dir="m", head_input="men")
     with pytest.raises(UserInputError, match=r"^train_fraction: must be in \(0, 1\], got 0$"):
         RunSettings(tasks=["rte"], model_dir="m", train_fraction=0)
-    with pytest.raises(UserInputError, match=r"^mixed_precision: must be none, mixed_float16 or mixed_bfloat16"):
+    with pytest.raises(UserInputError, match=r"^mixed_precision: must be none, mixed_float16, mixed_bfloat16 or auto"):
         RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float8")
 
 
@@ -134,3 +134,12 @@ def test_clipping_bounds_the_norm_of_the_applied_gradient(demo_tasks, demo_dir, 
     raw = _applied_gradient_norm(unclipped, "demo_sentiment")
     assert raw > 10.0
     np.testing.assert_allclose(norm, 1.0, rtol=1e-4)  # scaled down to exactly the limit
+
+
+def test_auto_precision_is_bfloat16_only_with_amx():
+    from mtdnn_tf.training.precision import resolve_policy
+
+    assert resolve_policy("auto", flags={"avx512f", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
+    assert resolve_policy("auto", flags={"avx512f", "avx512_bf16"}) is None
+    assert resolve_policy("mixed_float16", flags=set()) == "mixed_float16"
+    assert resolve_policy(None, flags={"amx_bf16"}) is None
