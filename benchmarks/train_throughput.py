@@ -59,7 +59,7 @@ def parse_args(argv):
     parser.add_argument("--tasks", default="rte,mrpc,stsb,cola")
     parser.add_argument("--examples_per_task", type=int, default=1024,
                         help="training examples drawn (seeded) from each task: one timed epoch")
-    parser.add_argument("--rounds", type=int, default=4, help="turns each contestant takes; figures are medians")
+    parser.add_argument("--rounds", type=int, default=6, help="turns each contestant takes; figures are medians")
     parser.add_argument("--warmup_per_task", type=int, default=96,
                         help="examples per task of the untimed warm-up epoch of each variant")
     parser.add_argument("--keras_hub_batches", type=int, default=3, help="keras-hub batches timed per round")
