@@ -155,3 +155,22 @@ def test_scitail_tsv_without_header(tmp_path):
     (directory / "scitail_1.0_dev.tsv").write_text("Cells divide.\tCells split.\tentails\textra\n")
     with pytest.raises(UserInputError, match=r"scitail_1.0_dev.tsv:1: expected 3 columns, found 4"):
         read_split(task, "dev", tmp_path)
+
+
+NLI_COUNTS = {  # ../shared/nli/README.md
+    ("mnli_dev_split", "train"): {"entailment": 5585, "neutral": 4904, "contradiction": 5245},
+    ("mnli_dev_split", "dev"): {"entailment": 1413, "neutral": 1213, "contradiction": 1287},
+    ("sick", "train"): {"entailment": 2709, "neutral": 5412, "contradiction": 1379},
+    ("sick", "dev"): {"entailment": 143, "neutral": 286, "contradiction": 71},
+}
+
+
+@needs_glue
+@pytest.mark.skipif(not (GLUE_DIR.parent / "nli" / "README.md").is_file(), reason="no ../shared/nli")
+@pytest.mark.parametrize("name, split", sorted(NLI_COUNTS))
+def test_nli_source_tasks_parse_to_the_readme_counts(name, split):
+    task = load_tasks([name])[name]
+    examples = read_split(task, split, GLUE_DIR)  # the YAML points beside the GLUE folder
+    counts = {label: int((examples.labels == i).sum()) for i, label in enumerate(task.labels)}
+    assert counts == NLI_COUNTS[(name, split)] and examples.skipped == {}
+    assert all(examples.text_a) and all(examples.text_b) and task.head.kind == "san"
