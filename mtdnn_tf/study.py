@@ -38,6 +38,8 @@ flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (ti
 flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples per task per epoch (0: all).",
                      lower_bound=0)
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.", lower_bound=3)
+flags.DEFINE_integer("checkpoint_every", 200, "Checkpoint each run every N steps (and at epoch ends), so a killed "
+                     "study resumes inside the run it was in.", lower_bound=0)
 flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)
 flags.DEFINE_float("learning_rate", 2e-4, "Peak learning rate.")
 flags.DEFINE_enum("head_input", "mean", ["cls", "pooled", "mean"], "What linear heads read (see mtdnn_tf.train).")
@@ -76,7 +78,7 @@ def config_from_flags():
             refine_epochs=FLAGS.refine_epochs, adapt_epochs=FLAGS.adapt_epochs,
             adapt_min_steps=FLAGS.adapt_min_steps, max_examples_per_task=FLAGS.max_examples_per_task,
             max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-            head_input=FLAGS.head_input,
+            head_input=FLAGS.head_input, checkpoint_every=FLAGS.checkpoint_every,
         )
     except SettingError as e:  # the library names its setting; say which flag it came from
         raise as_flag_error(e) from None

@@ -104,3 +104,39 @@ def test_study_command_rejects_a_mistyped_head_input_before_any_work(tmp_path):
     assert result.stderr.strip().splitlines()[-2:] == [
         "FATAL Flags parsing error: flag --head_input=men: value should be one of <cls|pooled|mean>",
         "Pass --helpshort or --helpfull to see help on flags."]
+
+
+@pytest.mark.slow
+def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
+    import dataclasses
+
+    from mtdnn_tf.data.synthetic import write_demo_suite
+    from mtdnn_tf.studies.runner import run_study
+    from mtdnn_tf.training.trainer import MultiTaskTrainer
+
+    data = tmp_path / "data"
+    write_demo_suite(data, train_size=64, dev_size=16)
+    config = dataclasses.replace(_config(tmp_path, data), seeds=[1], fractions=[1.0], epochs=2,
+                                 checkpoint_every=1)
+    calls = []
+    real_run_epoch = MultiTaskTrainer.run_epoch
+
+    def run_epoch(self, epoch, writer=None, stop=None):
+        calls.append((self.model_dir.relative_to(tmp_path / "study").as_posix(), epoch,
+                      int(self.step_in_epoch.numpy())))
+        if len(calls) == 2:  # the multi-task run's second epoch: the process dies
+            raise KeyboardInterrupt
+        return real_run_epoch(self, epoch, writer, stop)
+
+    monkeypatch.setattr(MultiTaskTrainer, "run_epoch", run_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, verbose=False)
+    assert calls == [("multi_task/seed1", 0, 0), ("multi_task/seed1", 1, 0)]
+    run_study(config, verbose=False)
+    # The rerun went on in epoch 2 of the same run; epoch 1 was not trained again.
+    assert calls[2] == ("multi_task/seed1", 1, 0) and ("multi_task/seed1", 0, 0) not in calls[2:]
+    assert len(calls) > 3  # and then the other runs
+    study = json.loads((tmp_path / "study" / "study.json").read_text())
+    mt = study["runs"]["multi_task/seed1"]
+    assert mt["commit"] and not (tmp_path / "study" / "multi_task" / "seed1" / "checkpoints").exists()
+    assert len(json.loads((tmp_path / "study/multi_task/seed1/metrics.json").read_text())["epochs"]) == 2

@@ -48,6 +48,7 @@ class StudyConfig:
     task_dir: str = None
     random_backbone: str = None  # instead of a preset (tests): a random encoder of this size
     vocab_file: str = None
+    checkpoint_every: int = 200  # steps; a killed study resumes inside the run it was in
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -59,6 +60,7 @@ class StudyConfig:
             ("samples_per_fraction", *positive), ("epochs", *positive), ("refine_epochs", *positive),
             ("adapt_epochs", *positive), ("adapt_min_steps", *positive),
             ("max_examples_per_task", lambda v: v >= 0, "0 (all) or positive"),
+            ("checkpoint_every", lambda v: v >= 0, "0 (epoch ends only) or positive"),
             ("max_seq_length", lambda v: v >= 3, "at least 3"), ("batch_size", *positive),
             ("learning_rate", lambda v: v > 0, "positive"),
             ("head_input", lambda v: v in HEAD_INPUTS, f"one of {', '.join(HEAD_INPUTS)}"),
@@ -82,7 +84,8 @@ class PlannedRun:
 def _settings(config, name, tasks, seed, epochs, **extra):
     train = TrainConfig(
         epochs=epochs, batch_size=config.batch_size, learning_rate=config.learning_rate, seed=seed,
-        max_examples_per_task=config.max_examples_per_task, evaluate_every=0, save_checkpoints=False, verbose=0,
+        max_examples_per_task=config.max_examples_per_task, evaluate_every=0, verbose=0,
+        checkpoint_every=config.checkpoint_every, keep_checkpoints=2,
     )
     return RunSettings(
         tasks=list(tasks), model_dir=f"{config.study_dir}/{name}", data_dir=config.data_dir,

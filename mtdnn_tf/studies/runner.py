@@ -1,9 +1,16 @@
-"""Running a planned study: each run once, finished runs skipped on a rerun."""
+"""Running a planned study: each run once, finished runs skipped on a rerun.
+
+Every run checkpoints (every ``checkpoint_every`` steps and at epoch ends), so
+a killed study resumes inside the run it was in; a finished run's checkpoints
+are deleted (later runs start from its ``model.keras``). study.json records
+the commit of the code each run was made with.
+"""
 
 import dataclasses
 import json
 import pathlib
 import shutil
+import subprocess
 import time
 
 from mtdnn_tf.atomic_files import write_text_atomically
@@ -11,6 +18,19 @@ from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.experiment import run
 from mtdnn_tf.studies.plan import plan_study
 from mtdnn_tf.tasks import load_tasks
+
+
+def code_commit():
+    """The git commit of the mtdnn_tf code running (with '+changes' if its tree is modified), or 'unknown'."""
+    package = pathlib.Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", str(package)],
+                               cwd=package, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+changes" if dirty else "")
 
 
 def _finished(planned):
@@ -47,13 +67,13 @@ def run_study(config, verbose=True):
             continue
         if verbose:
             print(f"[{number}/{len(runs)}] {planned.name}", flush=True)
-        shutil.rmtree(planned.settings.model_dir, ignore_errors=True)  # a half-done run starts over
         tick = time.time()
         keras.backend.clear_session()  # runs share the process; free the previous graph
-        run(planned.settings, verbose=False)
+        run(planned.settings, verbose=False)  # resumes from the run's own checkpoint, if it has one
+        shutil.rmtree(pathlib.Path(planned.settings.model_dir) / "checkpoints", ignore_errors=True)
         entry = {k: v for k, v in dataclasses.asdict(planned).items() if k != "settings"}
         entry.update(model_dir=planned.settings.model_dir, seconds=round(time.time() - tick, 1),
-                     epochs=planned.settings.train.epochs)
+                     epochs=planned.settings.train.epochs, commit=code_commit())
         index["runs"][planned.name] = entry
         index["seconds"] = round(index.get("seconds", 0) + time.time() - tick, 1)
         write_text_atomically(index_path, json.dumps(index, indent=2) + "\n")
