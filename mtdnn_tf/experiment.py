@@ -199,6 +199,9 @@ def results_table(tasks, results, eval_splits):
 def run(settings, verbose=True):
     """Trains a multi-task model as ``settings`` says; returns the final dev metrics."""
     tasks = load_tasks(settings.tasks, settings.task_dir)
+    unknown = [name for name in settings.train.task_max_examples if name not in tasks]
+    if unknown:
+        raise UserInputError(f"--task_max_examples: {', '.join(unknown)} not among the --tasks ({', '.join(tasks)})")
     for name, kind in settings.head_overrides.items():
         if name not in tasks:
             raise UserInputError(f"--heads: {name!r} is not one of the --tasks ({', '.join(tasks)})")
@@ -247,7 +250,7 @@ def run(settings, verbose=True):
                       + (f", heads of {', '.join(loaded['heads'])}" if loaded["heads"] else "")
                       + (f"; new heads for {', '.join(loaded['new_heads'])}" if loaded["new_heads"] else ""))
         optimizer = make_optimizer(cfg, total_train_steps(train_splits, cfg.batch_size, cfg.epochs,
-                                                          cfg.max_examples_per_task),
+                                                          cfg.max_examples_per_task, cfg.task_max_examples),
                                    loss_scaling=settings.mixed_precision == "mixed_float16")
         # Build slots now, inside the scope: the first step then only updates them.
         optimizer.build(model.trainable_variables)

@@ -60,6 +60,12 @@ flags.DEFINE_float("train_fraction", 1.0, "Train on this seeded fraction of each
 flags.DEFINE_integer("fraction_seed", 0, "Seed of the --train_fraction draw.")
 flags.DEFINE_integer("max_examples_per_task", 0, "Budget: at most this many training examples of each task per "
                      "epoch, a new seeded draw each epoch (0: all).", lower_bound=0)
+flags.DEFINE_list("task_max_examples", [], "Per-task budget overriding --max_examples_per_task, e.g. "
+                  "'sst2=10000': at most that many of the task's examples per epoch, a new draw each epoch.")
+flags.register_validator(
+    "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].isdigit()
+                                       and int(i.partition("=")[2]) > 0 for i in v),
+    "--task_max_examples takes task=N pairs with N > 0, e.g. sst2=10000")
 flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient is NaN or infinite (counted, "
                   "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
 flags.DEFINE_bool("lazy_embedding_update", False, "Adamax updates only the embedding rows each batch uses "
@@ -104,6 +110,7 @@ def settings_from_flags():
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
             sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile,
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
+            task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
         ),
     )

@@ -143,3 +143,28 @@ def test_auto_precision_is_bfloat16_only_with_amx():
     assert resolve_policy("auto", flags={"avx512f", "avx512_bf16"}) is None
     assert resolve_policy("mixed_float16", flags=set()) == "mixed_float16"
     assert resolve_policy(None, flags={"amx_bf16"}) is None
+
+
+def test_a_per_task_cap_limits_only_that_task(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
+    import dataclasses
+
+    from mtdnn_tf.training.trainer import total_train_steps
+
+    tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1)
+    trainer.config = dataclasses.replace(trainer.config, task_max_examples={"demo_sentiment": 48})
+    seen = []
+    real_make = trainer._make_train_step
+
+    def counting(name, spec):
+        step = real_make(name, spec)
+        return lambda batch: seen.append(name) or step(batch)
+
+    trainer._make_train_step = counting
+    trainer.run_epoch(0)
+    sizes = {n: len(s) for n, s in trainer.train_splits.items()}
+    assert seen.count("demo_sentiment") == 3  # 48 examples in batches of 16
+    assert seen.count("demo_similarity") == -(-sizes["demo_similarity"] // 16)  # uncapped
+    assert total_train_steps(trainer.train_splits, 16, 2, 0, {"demo_sentiment": 48}) == 2 * len(seen)
+    with pytest.raises(UserInputError, match=r"^task_max_examples: must be task=N pairs with N at least 1"):
+        TrainConfig(task_max_examples={"x": 0})

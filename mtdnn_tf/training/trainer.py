@@ -52,6 +52,7 @@ class TrainConfig:
     sort_window: int = DEFAULT_SORT_WINDOW  # batches sorted by length together; 1: no sorting
     jit_compile: bool = False  # XLA for the forward/backward pass and evaluation
     max_examples_per_task: int = 0  # per epoch, a fresh seeded draw; 0: all of them
+    task_max_examples: dict = dataclasses.field(default_factory=dict)  # task -> its own cap (overrides the above)
     skip_nonfinite: bool = False  # skip (and count) batches with a non-finite loss or gradient instead of stopping
     evaluate_every: int = 1  # evaluate every N epochs (and always after the last); 0: after the last only
     save_checkpoints: bool = True  # False: nothing is written to checkpoints/ (short throw-away runs)
@@ -68,9 +69,16 @@ class TrainConfig:
             ("checkpoint_every", lambda v: v >= 0, "0 (epoch ends only) or positive"),
             ("keep_checkpoints", *positive), ("sort_window", *positive),
             ("max_examples_per_task", lambda v: v >= 0, "0 (all) or positive"),
+            ("task_max_examples", lambda v: all(isinstance(n, int) and n >= 1 for n in v.values()),
+             "task=N pairs with N at least 1"),
             ("evaluate_every", lambda v: v >= 0, "0 (after the last epoch only) or positive"),
             ("verbose", lambda v: v in (0, 1), "0 or 1"),
         ])
+
+
+def example_cap(config, task_name):
+    """The per-epoch cap on ``task_name``'s training examples under ``config`` (0: none)."""
+    return config.task_max_examples.get(task_name, config.max_examples_per_task)
 
 
 def make_optimizer(config, total_steps, loss_scaling=False):
@@ -105,9 +113,11 @@ def epoch_examples(num_examples, cap=0):
     return min(num_examples, cap) if cap else num_examples
 
 
-def total_train_steps(train_splits, batch_size, epochs, max_examples_per_task=0):
-    return epochs * sum(num_batches(epoch_examples(len(s), max_examples_per_task), batch_size)
-                        for s in train_splits.values())
+def total_train_steps(train_splits, batch_size, epochs, max_examples_per_task=0, task_max_examples=None):
+    """Optimizer steps of the whole run (for the learning-rate schedule)."""
+    caps = task_max_examples or {}
+    return epochs * sum(num_batches(epoch_examples(len(s), caps.get(name, max_examples_per_task)), batch_size)
+                        for name, s in train_splits.items())
 
 
 class MultiTaskTrainer:
@@ -340,8 +350,8 @@ class MultiTaskTrainer:
         """Trains one epoch of Algorithm 1 from ``step_in_epoch`` on, up to step ``stop`` (default: its
         end); no evaluation or epoch checkpoint. A later call goes on where this one stopped."""
         cfg = self.config
-        cap = cfg.max_examples_per_task
-        batches = {name: num_batches(epoch_examples(len(split), cap), cfg.batch_size)
+        caps = {name: example_cap(cfg, name) for name in self.train_splits}
+        batches = {name: num_batches(epoch_examples(len(split), caps[name]), cfg.batch_size)
                    for name, split in self.train_splits.items()}
         order = algorithm1_order(batches, cfg.seed, epoch)
         start = int(self.step_in_epoch.numpy())
@@ -350,7 +360,7 @@ class MultiTaskTrainer:
         for name, split in self.train_splits.items():
             dataset = self.strategy.experimental_distribute_dataset(
                 train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], done[name],
-                              cfg.sort_window, cap))
+                              cfg.sort_window, caps[name]))
             if name not in self._steps:
                 self._steps[name] = self._make_train_step(name, dataset.element_spec)
             iterators[name] = iter(dataset)
@@ -377,7 +387,7 @@ class MultiTaskTrainer:
                                      "batch": done[name] + 1, "what": what})
                 print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
             self.step_in_epoch.assign(position + 1)
-            remaining = epoch_examples(len(self.train_splits[name]), cap) - done[name] * cfg.batch_size
+            remaining = epoch_examples(len(self.train_splits[name]), caps[name]) - done[name] * cfg.batch_size
             seen += min(cfg.batch_size, remaining)
             done[name] += 1
             loss_sum += loss if math.isfinite(loss) else 0.0
