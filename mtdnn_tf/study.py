@@ -38,6 +38,14 @@ flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (ti
 flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples per task per epoch (0: all).",
                      lower_bound=0)
 flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.", lower_bound=3)
+flags.DEFINE_list("baseline_tasks", None, "Tasks with single-task and refinement runs (default: all --tasks; "
+                  "leave out pure source tasks such as mnli_dev_split).")
+flags.DEFINE_string("ablate", None, "A task left out of one extra multi-task run (first seed), to show what it "
+                    "brings, e.g. mnli_dev_split.")
+flags.DEFINE_list("task_max_examples", [], "Per-task caps on training examples per epoch, e.g. sst2=10000.")
+flags.register_validator(
+    "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].isdigit() for i in v),
+    "--task_max_examples takes task=N pairs, e.g. sst2=10000")
 flags.DEFINE_integer("checkpoint_every", 200, "Checkpoint each run every N steps (and at epoch ends), so a killed "
                      "study resumes inside the run it was in.", lower_bound=0)
 flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)
@@ -79,6 +87,8 @@ def config_from_flags():
             adapt_min_steps=FLAGS.adapt_min_steps, max_examples_per_task=FLAGS.max_examples_per_task,
             max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
             head_input=FLAGS.head_input, checkpoint_every=FLAGS.checkpoint_every,
+            baseline_tasks=FLAGS.baseline_tasks, ablate=FLAGS.ablate,
+            task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
         )
     except SettingError as e:  # the library names its setting; say which flag it came from
         raise as_flag_error(e) from None

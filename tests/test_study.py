@@ -140,3 +140,20 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     mt = study["runs"]["multi_task/seed1"]
     assert mt["commit"] and not (tmp_path / "study" / "multi_task" / "seed1" / "checkpoints").exists()
     assert len(json.loads((tmp_path / "study/multi_task/seed1/metrics.json").read_text())["epochs"]) == 2
+
+
+def test_plan_with_baseline_tasks_an_ablation_and_a_per_task_cap(tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(_config(tmp_path, tmp_path), tasks=["demo_sentiment", "demo_similarity"],
+                                 baseline_tasks=["demo_similarity"], ablate="demo_sentiment",
+                                 task_max_examples={"demo_sentiment": 40})
+    runs = plan_study(config, target_train_size=64)
+    ablation = [r for r in runs if r.kind == "ablation"]
+    assert [r.name for r in ablation] == ["multi_task_without_demo_sentiment/seed1"]
+    assert ablation[0].settings.tasks == ["demo_similarity"] and ablation[0].settings.train.task_max_examples == {}
+    assert {r.task for r in runs if r.kind in ("single_task", "refined")} == {"demo_similarity"}
+    mt = next(r for r in runs if r.kind == "multi_task")
+    assert mt.settings.train.task_max_examples == {"demo_sentiment": 40}
+    with pytest.raises(UserInputError, match=r"^ablate: must be one of the multi-task tasks"):
+        dataclasses.replace(config, ablate="demo_pair")

@@ -26,6 +26,10 @@ class StudyConfig:
         adapt_epochs, adapt_min_steps: fine-tuning on a fraction runs at least
             ``adapt_epochs`` epochs and enough epochs for ``adapt_min_steps`` steps.
         max_examples_per_task: per-epoch cap on each task's training examples.
+        checkpoint_every: each run checkpoints every this many steps.
+        baseline_tasks: the tasks with single-task and refinement runs (default: all).
+        ablate: a task left out of one extra multi-task run (first seed).
+        task_max_examples: per-task caps overriding ``max_examples_per_task``.
     """
 
     tasks: list
@@ -49,6 +53,9 @@ class StudyConfig:
     random_backbone: str = None  # instead of a preset (tests): a random encoder of this size
     vocab_file: str = None
     checkpoint_every: int = 200  # steps; a killed study resumes inside the run it was in
+    baseline_tasks: list = None  # tasks with single-task and refinement runs (default: all of ``tasks``)
+    ablate: str = None  # a source task left out of one extra multi-task run (first seed): what it brings
+    task_max_examples: dict = dataclasses.field(default_factory=dict)  # per-task caps, e.g. {"sst2": 10000}
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -64,6 +71,11 @@ class StudyConfig:
             ("max_seq_length", lambda v: v >= 3, "at least 3"), ("batch_size", *positive),
             ("learning_rate", lambda v: v > 0, "positive"),
             ("head_input", lambda v: v in HEAD_INPUTS, f"one of {', '.join(HEAD_INPUTS)}"),
+            ("baseline_tasks", lambda v: v is None or set(v) <= set(self.tasks), "tasks among the multi-task tasks"),
+            ("ablate", lambda v: v is None or (v in self.tasks and len(self.tasks) > 1),
+             "one of the multi-task tasks (not the only one)"),
+            ("task_max_examples", lambda v: set(v) <= set(self.tasks) and all(n >= 1 for n in v.values()),
+             "task=N pairs for multi-task tasks, N at least 1"),
         ])
 
 
@@ -86,6 +98,7 @@ def _settings(config, name, tasks, seed, epochs, **extra):
         epochs=epochs, batch_size=config.batch_size, learning_rate=config.learning_rate, seed=seed,
         max_examples_per_task=config.max_examples_per_task, evaluate_every=0, verbose=0,
         checkpoint_every=config.checkpoint_every, keep_checkpoints=2,
+        task_max_examples={t: n for t, n in config.task_max_examples.items() if t in tasks},
     )
     return RunSettings(
         tasks=list(tasks), model_dir=f"{config.study_dir}/{name}", data_dir=config.data_dir,
@@ -117,7 +130,11 @@ def plan_study(config, target_train_size):
         settings = _settings(config, mt, config.tasks, seed, config.epochs)
         settings.save_model = True  # refinement and adaptation start from it
         runs.append(PlannedRun(mt, "multi_task", settings, seed=seed))
-        for task in config.tasks:
+        if config.ablate and seed == config.seeds[0]:
+            name = f"multi_task_without_{config.ablate}/seed{seed}"
+            others = [t for t in config.tasks if t != config.ablate]
+            runs.append(PlannedRun(name, "ablation", _settings(config, name, others, seed, config.epochs), seed=seed))
+        for task in config.baseline_tasks or config.tasks:
             name = f"single_task/{task}/seed{seed}"
             runs.append(PlannedRun(name, "single_task", _settings(config, name, [task], seed, config.epochs),
                                    task=task, seed=seed))

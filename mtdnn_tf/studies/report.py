@@ -109,20 +109,25 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         f"- Encoder: `{config['preset']}`; head input: {config['head_input']}; max length"
         f" {config['max_seq_length']}; batch {config['batch_size']}; Adamax, peak learning rate"
         f" {config['learning_rate']}, 10% warm-up, linear decay.",
-        f"- Budget: at most {config['max_examples_per_task']} training examples per task per epoch (a new"
-        f" draw each epoch); {config['epochs']} epochs for multi-task and single-task training;"
+        f"- Budget: at most {config['max_examples_per_task'] or 'all'} training examples per task per epoch"
+        + "".join(f", {t} at most {n}" for t, n in config.get("task_max_examples", {}).items())
+        + f" (a new draw each epoch); {config['epochs']} epochs for multi-task and single-task training;"
         f" {config['refine_epochs']} refinement epoch(s); seeds {seeds}.",
         "- Metric: each task's primary dev metric (" + ", ".join(f"{t}: {m}" for t, m in metrics.items())
         + "), as a percentage; mean ± sample standard deviation over seeds.",
         "",
         "## Single-task vs multi-task vs multi-task + refinement",
         "",
-        "| task | single-task | multi-task | multi-task + refinement |",
-        "|---|---:|---:|---:|",
     ]
+    kinds = ["single_task", "multi_task", "refined"]
+    header = "| task | single-task | multi-task | multi-task + refinement |"
+    if config.get("ablate"):  # one extra multi-task run without a source task (first seed)
+        kinds.append("ablation")
+        header += f" multi-task without {config['ablate']} (seed {config['seeds'][0]}) |"
+    lines += [header, "|---|" + "---:|" * len(kinds)]
     for task in config["tasks"]:
         cells = [_cell(table[(kind, task, None, None)]) if (kind, task, None, None) in table else "—"
-                 for kind in ("single_task", "multi_task", "refined")]
+                 for kind in kinds]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     target = config["target"]
     lines += [
