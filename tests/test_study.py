@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -79,7 +80,11 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     assert len(runs) == 12
     assert runs["single_task/demo_sentiment/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"] == single[0]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
-    assert row.split("|")[2].strip() == f"{50 * (single[0] + single[1]):.1f} ± " + row.split("±")[1].split("|")[0].strip()
+    spread = 100 * float(np.std(single, ddof=1))
+    assert row.split("|")[2].strip() == (f"{50 * (single[0] + single[1]):.1f} ± {spread:.1f} "
+                                         f"({100 * single[0]:.1f}, {100 * single[1]:.1f})")
+    assert "Majority class of the demo_pair dev set: " in text and "## The paper's directions" in text
+    assert "Code: commit " in text and "unrecorded" not in text
     assert "| 5% | 3 |" in text and "| 100% | 64 |" in text
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "python -m x" in text
