@@ -107,12 +107,10 @@ class OurTrainer:
 
     def __init__(self, name, tasks, train, dev, args):
         import keras  # noqa: PLC0415
-        import tensorflow as tf  # noqa: PLC0415
 
         from mtdnn_tf.models.backbone import load_backbone  # noqa: PLC0415
-        from mtdnn_tf.models.mtdnn_model import build_mtdnn_model  # noqa: PLC0415
-        from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer  # noqa: PLC0415
-        from mtdnn_tf.training.trainer import total_train_steps  # noqa: PLC0415
+        from mtdnn_tf.training.assembly import make_trainer  # noqa: PLC0415
+        from mtdnn_tf.training.train_config import TrainConfig  # noqa: PLC0415
 
         options = VARIANTS[name]
         self.name, self.args, self.train, self.dev = name, args, train, dev
@@ -121,12 +119,9 @@ class OurTrainer:
                                   lazy_embedding_update=options.get("lazy_embedding_update", False))
         keras.utils.set_random_seed(0)
         self.backbone = load_backbone(args.preset, dtype=options["mixed_precision"])
-        model = build_mtdnn_model(self.backbone, tasks, "mean")
-        optimizer = make_optimizer(self.config, total_train_steps(train, args.batch_size, 2))
-        optimizer.build(model.trainable_variables)
         self.workdir = tempfile.TemporaryDirectory()
-        self.trainer = MultiTaskTrainer(model, optimizer, tasks, train, {}, self.config, self.workdir.name,
-                                        tf.distribute.get_strategy())
+        self.trainer = make_trainer(self.backbone, tasks, train, {}, self.config, self.workdir.name,
+                                    head_input="mean")
         self.tasks = tasks
         self.steps = sum(-(-len(split) // args.batch_size) for split in train.values())
         self.examples = sum(len(split) for split in train.values())
@@ -136,12 +131,8 @@ class OurTrainer:
 
     def warm_up(self):
         """An untimed-for-throughput epoch over a small sample: traces and first shapes. Returns seconds."""
-        import dataclasses  # noqa: PLC0415
-
         started = time.perf_counter()
-        self.trainer.config = dataclasses.replace(self.config, max_examples_per_task=self.args.warmup_per_task)
-        self.trainer.run_epoch(0)
-        self.trainer.config = self.config
+        self.trainer.run_epoch(0, max_examples=self.args.warmup_per_task)
         self.trainer.step_in_epoch.assign(0)
         self.trainer.evaluator.evaluate(self.tasks, self.dev)
         return time.perf_counter() - started

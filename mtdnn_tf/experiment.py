@@ -12,36 +12,26 @@ results = run(RunSettings(tasks=["demo_sentiment", "demo_pair", "demo_similarity
 """
 
 import dataclasses
-import json
-import os
-import pathlib
-import shutil
-import tempfile
 
 import keras
 
-from mtdnn_tf.data.packing import TextPacker, describe_truncation
-from mtdnn_tf.data.pipeline import pack_split
-from mtdnn_tf.atomic_files import write_text_atomically
-from mtdnn_tf.data import cache as token_cache
-from mtdnn_tf.data.readers import read_split, split_file
-from mtdnn_tf.data.sampling import sample_fraction
+from mtdnn_tf.data.loading import DATA_SOURCES, DataSource, load_packed_data
+from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.errors import UserInputError, check_settings
 from mtdnn_tf.metrics import chance_level
-from mtdnn_tf.models.backbone import load_backbone, load_tokenizer, tokenizer_options
+from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
 from mtdnn_tf.models.head_input import HEAD_INPUTS
 from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initialize_from
-from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
+from mtdnn_tf.run_directory import load_trained_model, save_run
 from mtdnn_tf.tasks import load_tasks, with_head_kind
+from mtdnn_tf.training.assembly import make_trainer
 from mtdnn_tf.training.precision import AUTO as AUTO_PRECISION
 from mtdnn_tf.training.precision import resolve_policy
 from mtdnn_tf.training.strategies import STRATEGIES, make_strategy
-from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
-
+from mtdnn_tf.training.train_config import TrainConfig
 
 MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16", "auto")
-DATA_SOURCES = ("files", "tfds")
 
 
 @dataclasses.dataclass
@@ -71,6 +61,11 @@ class RunSettings:
     cache_dir: str = None  # cache tokenised splits of files here (reused while inputs are unchanged)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
+    @property
+    def data_source_spec(self):
+        """Where the task splits come from, as the data layer takes it."""
+        return DataSource(self.data_dir, self.data_source, self.skip_malformed)
+
     def __post_init__(self):
         check_settings(self, [
             ("tasks", lambda v: bool(v), "at least one task name"),
@@ -84,102 +79,64 @@ class RunSettings:
         ])
 
 
-def read_task_data(task, split, settings):
-    """Reads one split from the configured source."""
-    if settings.data_source == "tfds":
-        from mtdnn_tf.data.tfds_source import read_tfds_split  # noqa: PLC0415 - tfds is slow to import
+def load_run_tasks(settings):
+    """The run's tasks, with ``head_overrides`` applied; checks the per-task settings name known tasks."""
+    tasks = load_tasks(settings.tasks, settings.task_dir)
+    unknown = [name for name in settings.train.task_max_examples if name not in tasks]
+    if unknown:
+        raise UserInputError(f"--task_max_examples: {', '.join(unknown)} not among the --tasks ({', '.join(tasks)})")
+    for name, kind in settings.head_overrides.items():
+        if name not in tasks:
+            raise UserInputError(f"--heads: {name!r} is not one of the --tasks ({', '.join(tasks)})")
+        tasks[name] = with_head_kind(tasks[name], kind)
+    return tasks
 
-        return read_tfds_split(task, split, settings.data_dir)
+
+def resolve_settings(settings, verbose=True):
+    """``settings`` with 'auto' choices made for this machine (``--mixed_precision=auto``)."""
+    if settings.mixed_precision != AUTO_PRECISION:
+        return settings
+    settings = dataclasses.replace(settings, mixed_precision=resolve_policy(AUTO_PRECISION))
+    if verbose:
+        print(f"--mixed_precision=auto: {settings.mixed_precision or 'float32'}")
+    return settings
+
+
+def prepare_demo_data(settings):
+    """Writes the synthetic demo suite if asked; returns the vocabulary file to use (or None)."""
+    if not settings.generate_demo_data:
+        return settings.vocab_file
     if not settings.data_dir:
-        raise UserInputError("--data_dir is required with --data_source=files")
-    return read_split(task, split, settings.data_dir, skip_malformed=settings.skip_malformed)
+        raise UserInputError("--generate_demo_data needs --data_dir")
+    demo_vocab = write_demo_suite(settings.data_dir)
+    return settings.vocab_file or str(demo_vocab)
 
 
-def load_packed_data(tasks, settings, packer, verbose=True):
-    """Reads and tokenises every task's train and evaluation splits.
-
-    With ``settings.cache_dir``, tokenised splits of files are cached there and
-    reused while the file, task, vocabulary and options are unchanged.
-
-    Returns:
-        (train_splits, eval_splits, skipped, truncated) where ``skipped`` maps
-        'task/split' to the per-reason counts of skipped rows and ``truncated``
-        maps 'task/split' to ``truncation_counts`` (printed when any was cut).
-    """
-    train_splits, eval_splits, skipped, truncated = {}, {}, {}, {}
-    for name, task in tasks.items():
-        for split in ("train", *task.eval_splits):
-            packed = _load_packed_split(task, split, settings, packer)
-            if packed.skipped:
-                skipped[f"{name}/{split}"] = dict(packed.skipped)
-                if verbose:
-                    counts = ", ".join(f"{n} {reason}" for reason, n in packed.skipped.items())
-                    print(f"Skipped in {packed.source}: {counts}")
-            truncated[f"{name}/{split}"] = packed.truncation
-            if verbose and packed.truncation["truncated"]:
-                print(describe_truncation(packed.truncation, packed.source or f"{name}/{split}"))
-            if split == "train":
-                train_splits[name] = packed
-            else:
-                eval_splits.setdefault(name, {})[split] = packed
-        if verbose:
-            sizes = ", ".join(f"{s} {len(p)}" for s, p in [("train", train_splits[name]), *eval_splits.get(name, {}).items()])
-            print(f"Task {name}: {sizes} examples")
-    return train_splits, eval_splits, skipped, truncated
+def load_encoder_source(settings, vocab_file):
+    """(source run or None, tokenizer): with ``init_from``, the finished run whose encoder
+    (and vocabulary) the new run starts from; else the preset's or vocabulary file's tokenizer."""
+    if not settings.init_from:
+        return None, load_tokenizer(settings.preset, vocab_file)
+    source = load_trained_model(settings.init_from, flag="--init_from")
+    named = load_tokenizer(settings.preset, vocab_file) if settings.preset or vocab_file else None
+    check_source_fits(source, settings.head_input, settings.max_seq_length, named)
+    return source, source.tokenizer
 
 
-def _load_packed_split(task, split, settings, packer):
-    fraction = settings.train_fraction if split == "train" else 1.0
-    key = None
-    if settings.cache_dir and settings.data_source == "files" and settings.data_dir:
-        path = split_file(task, split, settings.data_dir)
-        if path.is_file():
-            key = token_cache.cache_key(
-                path, task, packer.tokenizer.get_vocabulary(), packer.max_seq_length,
-                tokenizer_options(packer.tokenizer), split=split,
-                fraction=fraction, fraction_seed=settings.fraction_seed if fraction < 1 else None,
-                skip_malformed=settings.skip_malformed)
-            cached = token_cache.load(settings.cache_dir, key)
-            if cached is not None:
-                return cached
-    examples = read_task_data(task, split, settings)
-    if fraction < 1:
-        examples = sample_fraction(examples, fraction, settings.fraction_seed, task)
-    packed = pack_split(packer, examples, description=f"Tokenising {task.name}/{split}", task=task)
-    if key is not None:
-        token_cache.save(settings.cache_dir, key, packed)
-    return packed
-
-
-def _check_settings(settings, backbone):
+def build_backbone(settings, tokenizer, source, strategy):
+    """The encoder, inside ``strategy.scope()``: a copy of ``source``'s, or the preset / random one."""
+    with strategy.scope():
+        if source is not None:
+            backbone = clone_backbone(source.model, dtype=settings.mixed_precision)
+        else:
+            backbone = load_backbone(settings.preset, settings.random_backbone,
+                                     vocabulary_size=tokenizer.vocabulary_size(), dtype=settings.mixed_precision)
     limit = backbone.max_sequence_length
     if not 3 <= settings.max_seq_length <= limit:
         raise UserInputError(
             f"--max_seq_length: {settings.max_seq_length} is outside [3, {limit}] (the encoder's limit)"
         )
-
-
-def save_run(model, tokenizer, tasks, settings, model_dir):
-    """Writes the trained model, its vocabulary and the run settings for predict and export.
-
-    ``model.keras`` is written last, to a temporary name renamed into place, so
-    its presence means the run's artefacts are complete.
-    """
-    model_dir = pathlib.Path(model_dir)
-    tokenizer.save_assets(str(model_dir))  # vocabulary.txt
-    tokenizer_config = keras.saving.serialize_keras_object(tokenizer)
-    write_text_atomically(model_dir / "tokenizer.json", json.dumps(tokenizer_config, indent=2) + "\n")
-    for name, task in tasks.items():
-        target = model_dir / "tasks" / f"{name}.yaml"
-        target.parent.mkdir(exist_ok=True)
-        shutil.copyfile(task.path, target)
-    write_text_atomically(model_dir / "run_settings.json", json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".saving-", dir=model_dir))
-    try:
-        model.save(staging / "model.keras")
-        os.replace(staging / "model.keras", model_dir / "model.keras")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return backbone
 
 
 def results_table(tasks, results, eval_splits):
@@ -198,71 +155,36 @@ def results_table(tasks, results, eval_splits):
 
 def run(settings, verbose=True):
     """Trains a multi-task model as ``settings`` says; returns the final dev metrics."""
-    tasks = load_tasks(settings.tasks, settings.task_dir)
-    unknown = [name for name in settings.train.task_max_examples if name not in tasks]
-    if unknown:
-        raise UserInputError(f"--task_max_examples: {', '.join(unknown)} not among the --tasks ({', '.join(tasks)})")
-    for name, kind in settings.head_overrides.items():
-        if name not in tasks:
-            raise UserInputError(f"--heads: {name!r} is not one of the --tasks ({', '.join(tasks)})")
-        tasks[name] = with_head_kind(tasks[name], kind)
-    vocab_file = settings.vocab_file
-    if settings.generate_demo_data:
-        if not settings.data_dir:
-            raise UserInputError("--generate_demo_data needs --data_dir")
-        demo_vocab = write_demo_suite(settings.data_dir)
-        vocab_file = vocab_file or str(demo_vocab)
+    settings = resolve_settings(settings, verbose)
+    tasks = load_run_tasks(settings)
+    vocab_file = prepare_demo_data(settings)
     strategy = make_strategy(settings.strategy, settings.tpu)
-    if settings.mixed_precision == AUTO_PRECISION:
-        settings = dataclasses.replace(settings, mixed_precision=resolve_policy(AUTO_PRECISION))
-        if verbose:
-            print(f"--mixed_precision=auto: {settings.mixed_precision or 'float32'}")
-    source = None
-    if settings.init_from:
-        from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415 - a layer above (issue 14)
-
-        source = load_trained_model(settings.init_from, flag="--init_from")
-        named = load_tokenizer(settings.preset, vocab_file) if settings.preset or vocab_file else None
-        check_source_fits(source, settings.head_input, settings.max_seq_length, named)
-        tokenizer = source.tokenizer  # the encoder's vocabulary comes with it
-    else:
-        tokenizer = load_tokenizer(settings.preset, vocab_file)
-    packer = TextPacker(tokenizer, settings.max_seq_length)
+    source, tokenizer = load_encoder_source(settings, vocab_file)
     # Seeds head initialisation and dropout generators: the same command gives the same run.
     keras.utils.set_random_seed(settings.train.seed)
-    with strategy.scope():
-        if source is not None:
-            backbone = clone_backbone(source.model, dtype=settings.mixed_precision)
-        else:
-            backbone = load_backbone(
-                settings.preset, settings.random_backbone, vocabulary_size=tokenizer.vocabulary_size(),
-                dtype=settings.mixed_precision,
-            )
-    _check_settings(settings, backbone)
-    train_splits, eval_splits, skipped, truncated = load_packed_data(tasks, settings, packer, verbose)
-    cfg = settings.train
-    with strategy.scope():
-        model = build_mtdnn_model(backbone, tasks, settings.head_input)
-        if source is not None:
-            loaded = initialize_from(model, source.model, list(tasks))
-            if verbose:
-                print(f"Initialised from {settings.init_from}: encoder ({loaded['encoder']} tensors)"
-                      + (f", heads of {', '.join(loaded['heads'])}" if loaded["heads"] else "")
-                      + (f"; new heads for {', '.join(loaded['new_heads'])}" if loaded["new_heads"] else ""))
-        optimizer = make_optimizer(cfg, total_train_steps(train_splits, cfg.batch_size, cfg.epochs,
-                                                          cfg.max_examples_per_task, cfg.task_max_examples),
-                                   loss_scaling=settings.mixed_precision == "mixed_float16")
-        # Build slots now, inside the scope: the first step then only updates them.
-        optimizer.build(model.trainable_variables)
-    trainer = MultiTaskTrainer(
-        model, optimizer, tasks, train_splits, eval_splits, cfg, settings.model_dir, strategy,
-        extra_record={"skipped_rows": skipped, "truncated": truncated, "settings": dataclasses.asdict(settings),
-                      "train_examples": {name: len(split) for name, split in train_splits.items()}},
+    backbone = build_backbone(settings, tokenizer, source, strategy)
+    data = load_packed_data(tasks, TextPacker(tokenizer, settings.max_seq_length), settings.data_source_spec,
+                            settings.train_fraction, settings.fraction_seed, settings.cache_dir, verbose)
+
+    def initialize(model):
+        loaded = initialize_from(model, source.model, list(tasks))
+        if verbose:
+            print(f"Initialised from {settings.init_from}: encoder ({loaded['encoder']} tensors)"
+                  + (f", heads of {', '.join(loaded['heads'])}" if loaded["heads"] else "")
+                  + (f"; new heads for {', '.join(loaded['new_heads'])}" if loaded["new_heads"] else ""))
+
+    trainer = make_trainer(
+        backbone, tasks, data.train, data.eval, settings.train, settings.model_dir, strategy,
+        head_input=settings.head_input, loss_scaling=settings.mixed_precision == "mixed_float16",
+        initialize=initialize if source is not None else None,
+        extra_record={"skipped_rows": data.skipped, "truncated": data.truncated,
+                      "settings": dataclasses.asdict(settings),
+                      "train_examples": {name: len(split) for name, split in data.train.items()}},
     )
     results = trainer.train()
     if trainer.chief and settings.save_model:
-        save_run(model, tokenizer, tasks, settings, settings.model_dir)
+        save_run(trainer.model, tokenizer, tasks, dataclasses.asdict(settings), settings.model_dir)
     if verbose:
         print("\nFinal dev metrics (chance = best constant prediction):")
-        print(results_table(tasks, results, eval_splits))
+        print(results_table(tasks, results, data.eval))
     return results

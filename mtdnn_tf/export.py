@@ -35,7 +35,7 @@ flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 
 def _export():
-    from mtdnn_tf.serving.trained_model import load_trained_model  # noqa: PLC0415
+    from mtdnn_tf.run_directory import load_trained_model  # noqa: PLC0415
 
     trained = load_trained_model(FLAGS.model_dir)
     if FLAGS.format == "saved_model":

@@ -1,25 +1,26 @@
-"""Per-task losses. Each batch holds one task, so only that task's loss is computed
-(the other heads are masked out and get no gradient)."""
+"""Loss functions and the weighted per-task loss of a batch.
+
+Each batch holds one task, so only that task's loss is computed (the other
+heads are masked out and get no gradient). Which loss a task uses is its
+type's choice (``TaskType.per_example_loss``).
+"""
 
 import tensorflow as tf
 
+from mtdnn_tf.models.masking import MASKED_SCORE
 
-def per_example_loss(task, labels, outputs):
-    """Unweighted loss per example.
 
-    Classification: cross-entropy on logits [batch, classes] (the SAN head
-    returns log-probabilities, for which this is the same NLL).
-    Regression: squared error of the score [batch].
-    """
-    if task.type == "regression":
-        return tf.square(tf.cast(outputs, tf.float32) - tf.cast(labels, tf.float32))
-    if task.type == "classification":
-        return tf.keras.losses.sparse_categorical_crossentropy(
-            tf.cast(labels, tf.int32), tf.cast(outputs, tf.float32), from_logits=True
-        )
-    if task.type == "ranking":
-        return listwise_ranking_loss(labels, outputs, task.head.gamma)
-    raise ValueError(f"no loss for task type {task.type!r}")
+def cross_entropy(labels, logits):
+    """Cross-entropy per example on logits [batch, classes] (on the SAN head's
+    log-probabilities this is the same negative log-likelihood)."""
+    return tf.keras.losses.sparse_categorical_crossentropy(
+        tf.cast(labels, tf.int32), tf.cast(logits, tf.float32), from_logits=True
+    )
+
+
+def squared_error(labels, scores):
+    """Squared error per example of scores [batch]."""
+    return tf.square(tf.cast(scores, tf.float32) - tf.cast(labels, tf.float32))
 
 
 def listwise_ranking_loss(labels, scores, gamma=1.0):
@@ -32,11 +33,16 @@ def listwise_ranking_loss(labels, scores, gamma=1.0):
     """
     labels = tf.cast(labels, tf.float32)
     scores = tf.cast(scores, tf.float32) * gamma
-    very_negative = tf.fill(tf.shape(scores), -1e9)
+    masked = tf.fill(tf.shape(scores), MASKED_SCORE)
     valid = labels >= 0
-    log_all = tf.reduce_logsumexp(tf.where(valid, scores, very_negative), axis=-1)
-    log_positive = tf.reduce_logsumexp(tf.where(labels > 0, scores, very_negative), axis=-1)
+    log_all = tf.reduce_logsumexp(tf.where(valid, scores, masked), axis=-1)
+    log_positive = tf.reduce_logsumexp(tf.where(labels > 0, scores, masked), axis=-1)
     return log_all - log_positive
+
+
+def per_example_loss(task, labels, outputs):
+    """The task type's unweighted loss per batch unit."""
+    return task.task_type.per_example_loss(task, labels, outputs)
 
 
 def task_loss(task, labels, outputs, num_replicas=1):

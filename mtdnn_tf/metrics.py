@@ -1,4 +1,9 @@
-"""GLUE metrics from scikit-learn and scipy, by name (as listed in task YAMLs)."""
+"""Metric functions (scikit-learn and scipy) and the per-task entry points.
+
+Which metrics a task may list, and how its outputs become predictions, is
+its type's business (``mtdnn_tf.task_types``); the functions here take model
+outputs and gold labels as numpy arrays.
+"""
 
 import numpy as np
 from scipy import stats
@@ -15,23 +20,34 @@ def _correlation(fn, predictions, labels):
     return float(fn(predictions, labels)[0])
 
 
-METRICS = {
-    "accuracy": lambda out, y: float(skm.accuracy_score(y, _labels(out))),
-    "f1": lambda out, y: float(skm.f1_score(y, _labels(out), zero_division=0.0)),
-    "mcc": lambda out, y: float(skm.matthews_corrcoef(y, _labels(out))),
-    "pearson": lambda out, y: _correlation(stats.pearsonr, out, y),
-    "spearman": lambda out, y: _correlation(stats.spearmanr, out, y),
-}
+def accuracy(outputs, labels):
+    return float(skm.accuracy_score(labels, _labels(outputs)))
 
 
-def _ranking_top(scores, labels):
-    """Index of the top-scored real candidate of each group."""
+def f1(outputs, labels):
+    return float(skm.f1_score(labels, _labels(outputs), zero_division=0.0))
+
+
+def mcc(outputs, labels):
+    return float(skm.matthews_corrcoef(labels, _labels(outputs)))
+
+
+def pearson(scores, labels):
+    return _correlation(stats.pearsonr, scores, labels)
+
+
+def spearman(scores, labels):
+    return _correlation(stats.spearmanr, scores, labels)
+
+
+def top_candidates(scores, labels):
+    """Index of the top-scored real candidate of each group (labels -1 mark padding)."""
     return np.argmax(np.where(labels >= 0, scores, -np.inf), axis=-1)
 
 
 def ranking_accuracy(scores, labels):
     """Fraction of groups whose top-ranked candidate is a positive."""
-    top = _ranking_top(scores, labels)
+    top = top_candidates(scores, labels)
     return float(np.mean(labels[np.arange(len(labels)), top] == 1))
 
 
@@ -39,40 +55,26 @@ def ranking_pair_accuracy(scores, labels):
     """Per-pair accuracy when each group's top-ranked candidate is predicted positive and
     the others negative (the paper's QNLI protocol: one answer sentence per question)."""
     predicted = np.zeros_like(labels)
-    predicted[np.arange(len(labels)), _ranking_top(scores, labels)] = 1
+    predicted[np.arange(len(labels)), top_candidates(scores, labels)] = 1
     valid = labels >= 0
     return float(np.mean(predicted[valid] == labels[valid]))
 
 
-RANKING_METRICS = {"ranking_accuracy": ranking_accuracy, "accuracy": ranking_pair_accuracy}
-
-
 def compute_metrics(task, outputs, labels):
-    """Metric name -> value for one evaluated split.
+    """Metric name -> value for one evaluated split (the task's ``metrics`` list).
 
     Args:
-        task: TaskConfig (its ``metrics`` list is computed).
-        outputs: model outputs, logits [n, classes] or scores [n].
-        labels: gold labels [n].
+        task: TaskConfig.
+        outputs: model outputs: logits [n, classes], scores [n], or [groups, size] for ranking.
+        labels: gold labels of the same units.
     """
-    outputs, labels = np.asarray(outputs), np.asarray(labels)
-    table = RANKING_METRICS if task.is_ranking else METRICS
-    return {name: table[name](outputs, labels) for name in task.metrics}
+    return task.task_type.compute_metrics(task, outputs, labels)
 
 
 def chance_level(task, labels):
     """The score of the best constant guess: majority-class accuracy, 0 for correlations;
     for ranking, the expected score of a random ranking."""
-    labels = np.asarray(labels)
-    if task.is_ranking:  # The expected score of random candidate scores.
-        rng = np.random.default_rng(0)
-        draws = [compute_metrics(task, rng.random(labels.shape), labels) for _ in range(50)]
-        return {name: float(np.mean([d[name] for d in draws])) for name in task.metrics}
-    if task.type != "classification":
-        return {name: 0.0 for name in task.metrics}
-    majority = np.bincount(labels, minlength=task.num_outputs).argmax()
-    guess = np.eye(task.num_outputs)[np.full(len(labels), majority)]
-    return compute_metrics(task, guess, labels)
+    return task.task_type.chance_level(task, np.asarray(labels))
 
 
 def primary_metric(task):

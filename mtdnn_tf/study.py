@@ -29,15 +29,13 @@ flags.DEFINE_string("task_dir", None, "A directory of your own task YAML files, 
 flags.DEFINE_string("study_dir", None, "Where every run's model_dir and study.json go.")
 flags.DEFINE_list("seeds", ["1", "2"], "Seeds of the multi-task, single-task and refinement runs.")
 flags.DEFINE_list("fractions", ["0.001", "0.01", "0.1", "1"], "Fractions of --target's training data.")
-flags.DEFINE_integer("samples_per_fraction", 3, "Random draws per fraction below 1.", lower_bound=1)
-flags.DEFINE_integer("epochs", 3, "Multi-task and single-task epochs.", lower_bound=1)
-flags.DEFINE_integer("refine_epochs", 1, "Refinement epochs.", lower_bound=1)
-flags.DEFINE_integer("adapt_epochs", 2, "Minimum epochs of a fraction run.", lower_bound=1)
-flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (tiny fractions get more epochs).",
-                     lower_bound=1)
-flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples per task per epoch (0: all).",
-                     lower_bound=0)
-flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.", lower_bound=3)
+flags.DEFINE_integer("samples_per_fraction", 3, "Random draws per fraction below 1.")
+flags.DEFINE_integer("epochs", 3, "Multi-task and single-task epochs.")
+flags.DEFINE_integer("refine_epochs", 1, "Refinement epochs.")
+flags.DEFINE_integer("adapt_epochs", 2, "Minimum epochs of a fraction run.")
+flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (tiny fractions get more epochs).")
+flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples per task per epoch (0: all).")
+flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.")
 flags.DEFINE_list("baseline_tasks", None, "Tasks with single-task and refinement runs (default: all --tasks; "
                   "leave out pure source tasks such as mnli_dev_split).")
 flags.DEFINE_string("ablate", None, "A task left out of one extra multi-task run (first seed), to show what it "
@@ -47,8 +45,8 @@ flags.register_validator(
     "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].isdigit() for i in v),
     "--task_max_examples takes task=N pairs, e.g. sst2=10000")
 flags.DEFINE_integer("checkpoint_every", 200, "Checkpoint each run every N steps (and at epoch ends), so a killed "
-                     "study resumes inside the run it was in.", lower_bound=0)
-flags.DEFINE_integer("batch_size", 32, "Training batch size.", lower_bound=1)
+                     "study resumes inside the run it was in.")
+flags.DEFINE_integer("batch_size", 32, "Training batch size.")
 flags.DEFINE_float("learning_rate", 2e-4, "Peak learning rate.")
 flags.DEFINE_enum("head_input", "mean", ["cls", "pooled", "mean"], "What linear heads read (see mtdnn_tf.train).")
 flags.DEFINE_string("report", "docs/RESULTS.md", "Markdown report to write.")
@@ -59,7 +57,6 @@ flags.DEFINE_string("machine", None, "Description of the machine for the report 
 flags.DEFINE_bool("report_only", False, "Do not train; rewrite the report from --study_dir.")
 
 flags.mark_flags_as_required(["tasks", "target", "data_dir", "preset", "study_dir"])
-flags.register_validator("learning_rate", lambda v: v > 0, "--learning_rate must be positive")
 
 
 def _numbers(values, kind, flag):

@@ -15,7 +15,7 @@ import numpy as np
 from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.serving.signatures import outputs_from_model
 from mtdnn_tf.serving.tflite import TFLiteRunner
-from mtdnn_tf.serving.trained_model import load_trained_model
+from mtdnn_tf.run_directory import load_trained_model
 from mtdnn_tf.models.mtdnn_model import task_model
 
 

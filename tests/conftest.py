@@ -12,11 +12,15 @@ GLUE_DIR = pathlib.Path(os.environ.get("MTDNN_GLUE_DIR", REPO.parent / "shared" 
 MINILM_DIR = pathlib.Path(
     os.environ.get("MTDNN_MINILM_DIR", REPO.parent / "shared" / "pretrained" / "all-MiniLM-L6-v2")
 )
-# Tests of the real files skip, saying why, where they are absent (CI has them).
-needs_glue = pytest.mark.skipif(not (GLUE_DIR / "README.md").is_file(),
-                                reason=f"no GLUE files at {GLUE_DIR} (set MTDNN_GLUE_DIR)")
-needs_minilm = pytest.mark.skipif(not (MINILM_DIR / "config.json").is_file(),
-                                  reason=f"no MiniLM encoder at {MINILM_DIR} (set MTDNN_MINILM_DIR)")
+# Tests of the real files carry the `data` marker and skip, saying why, where the files are absent
+# (CI has them): `pytest -m "not data"` runs without ../shared.
+def _needs(path, what, variable):
+    skip = pytest.mark.skipif(not path.is_file(), reason=f"no {what} at {path.parent} (set {variable})")
+    return lambda test: pytest.mark.data(skip(test))
+
+
+needs_glue = _needs(GLUE_DIR / "README.md", "GLUE files", "MTDNN_GLUE_DIR")
+needs_minilm = _needs(MINILM_DIR / "config.json", "MiniLM encoder", "MTDNN_MINILM_DIR")
 
 
 @pytest.fixture(scope="session")
@@ -42,35 +46,35 @@ def demo_tasks():
     return load_tasks(["demo_sentiment", "demo_pair", "demo_similarity"])
 
 
-def tiny_backbone(vocabulary_size, seed=0):
+TINY = "num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64"
+
+
+def tiny_backbone(vocabulary_size, seed=0, **kwargs):
+    """A one-layer random BERT (``kwargs`` go to ``load_backbone``: dtype, dropout ...)."""
     import keras
 
     from mtdnn_tf.models.backbone import load_backbone
 
     keras.utils.set_random_seed(seed)
-    return load_backbone(
-        random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
-        vocabulary_size=vocabulary_size,
-        max_sequence_length=64,
-    )
+    return load_backbone(random_size=TINY, vocabulary_size=vocabulary_size, max_sequence_length=64, **kwargs)
 
 
-def make_trainer(tasks, demo_dir, tokenizer, model_dir, epochs, seed=0, learning_rate=2e-3, batch_size=16):
-    """A MultiTaskTrainer on the demo files with a one-layer random backbone."""
+def demo_data(tasks, demo_dir, tokenizer, length=24):
+    """The tasks' demo splits, tokenised (``PackedData``: .train, .eval)."""
+    from mtdnn_tf.data.loading import DataSource, load_packed_data
     from mtdnn_tf.data.packing import TextPacker
-    from mtdnn_tf.data.pipeline import pack_split
-    from mtdnn_tf.data.readers import read_split
-    from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-    from mtdnn_tf.training.strategies import make_strategy
-    from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
 
-    packer = TextPacker(tokenizer, 24)
-    train = {n: pack_split(packer, read_split(t, "train", demo_dir), task=t) for n, t in tasks.items()}
-    dev = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir), task=t)} for n, t in tasks.items()}
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, verbose=0)
-    strategy = make_strategy("default")
-    with strategy.scope():
-        model = build_mtdnn_model(tiny_backbone(tokenizer.vocabulary_size(), seed), tasks, "mean")
-        optimizer = make_optimizer(config, total_train_steps(train, batch_size, epochs))
-        optimizer.build(model.trainable_variables)
-    return MultiTaskTrainer(model, optimizer, tasks, train, dev, config, model_dir, strategy)
+    return load_packed_data(tasks, TextPacker(tokenizer, length), DataSource(str(demo_dir)), verbose=False)
+
+
+def make_trainer(tasks, demo_dir, tokenizer, model_dir, epochs, seed=0, learning_rate=2e-3, batch_size=16,
+                 **config):
+    """A MultiTaskTrainer on the demo files with a one-layer random backbone (``config``: more TrainConfig)."""
+    from mtdnn_tf.training.assembly import make_trainer as assemble
+    from mtdnn_tf.training.train_config import TrainConfig
+
+    data = demo_data(tasks, demo_dir, tokenizer)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, verbose=0,
+                         **config)
+    return assemble(lambda: tiny_backbone(tokenizer.vocabulary_size(), seed), tasks, data.train, data.eval, config,
+                    model_dir, head_input="mean")

@@ -39,7 +39,7 @@ def test_encoder_and_own_head_come_from_the_source_other_heads_do_not(demo_tasks
 def finished_run(tmp_path_factory):
     """A finished one-epoch run on the bad-input suite's tiny pair task (head_input=mean, 64 positions)."""
     from mtdnn_tf.experiment import RunSettings, run
-    from mtdnn_tf.training.trainer import TrainConfig
+    from mtdnn_tf.training.train_config import TrainConfig
 
     model_dir = tmp_path_factory.mktemp("source")
     run(RunSettings(tasks=["pair"], task_dir=str(SUITE / "tasks"), data_dir=str(SUITE / "crlf_line_ends_work"),
@@ -51,7 +51,7 @@ def finished_run(tmp_path_factory):
 
 def test_a_source_that_would_mean_something_else_is_refused(finished_run, tmp_path):
     from mtdnn_tf.models.backbone import load_tokenizer
-    from mtdnn_tf.serving.trained_model import load_trained_model
+    from mtdnn_tf.run_directory import load_trained_model
 
     source = load_trained_model(finished_run)
     vocab = str(SUITE / "vocab.txt")

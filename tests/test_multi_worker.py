@@ -16,32 +16,31 @@ WORKER = r'''
 import dataclasses, json, os, sys
 import numpy as np
 import keras, tensorflow as tf
+from mtdnn_tf.data.loading import DataSource, load_packed_data
 from mtdnn_tf.data.packing import TextPacker
-from mtdnn_tf.data.pipeline import pack_split
-from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
-from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks
+from mtdnn_tf.training.assembly import make_trainer
 from mtdnn_tf.training.strategies import is_chief, make_strategy
-from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+from mtdnn_tf.training.train_config import TrainConfig
 
 data, model_dir, out, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 strategy = make_strategy("multi_worker_mirrored" if "TF_CONFIG" in os.environ else "default")
 tokenizer = load_tokenizer(vocab_file=data + "/vocab.txt")
 tasks = {n: dataclasses.replace(t, head=dataclasses.replace(t.head, dropout=0.0, san_dropout=0.0))
          for n, t in load_tasks(["demo_sentiment", "demo_similarity"]).items()}
-packer = TextPacker(tokenizer, 24)
-train = {n: pack_split(packer, read_split(t, "train", data), task=t) for n, t in tasks.items()}
-dev = {n: {"dev": pack_split(packer, read_split(t, "dev", data), task=t)} for n, t in tasks.items()}
+packed = load_packed_data(tasks, TextPacker(tokenizer, 24), DataSource(data), verbose=False)
 config = TrainConfig(epochs=epochs, batch_size=16, learning_rate=1e-3, seed=0, verbose=0)
-with strategy.scope():
+
+
+def backbone():
     keras.utils.set_random_seed(0)
-    backbone = load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
-                             vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64, dropout=0.0)
-    model = build_mtdnn_model(backbone, tasks, "mean")
-    optimizer = make_optimizer(config, total_train_steps(train, 16, 2))
-    optimizer.build(model.trainable_variables)
-trainer = MultiTaskTrainer(model, optimizer, tasks, train, dev, config, model_dir, strategy)
+    return load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
+                         vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64, dropout=0.0)
+
+
+trainer = make_trainer(backbone, tasks, packed.train, packed.eval, config, model_dir, strategy, "mean")
+model, optimizer = trainer.model, trainer.optimizer
 restored = trainer.restore() if epochs > 1 else None
 restored_weights = [v.numpy() for v in model.trainable_variables]
 results = trainer.train()

@@ -166,6 +166,7 @@ NLI_COUNTS = {  # ../shared/nli/README.md
 
 
 @needs_glue
+@pytest.mark.data
 @pytest.mark.skipif(not (GLUE_DIR.parent / "nli" / "README.md").is_file(), reason="no ../shared/nli")
 @pytest.mark.parametrize("name, split", sorted(NLI_COUNTS))
 def test_nli_source_tasks_parse_to_the_readme_counts(name, split):

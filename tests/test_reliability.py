@@ -15,7 +15,7 @@ from conftest import REPO
 from conftest import make_trainer as _trainer
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.training import trainer as trainer_module
-from mtdnn_tf.training.trainer import NonFiniteLossError
+from mtdnn_tf.errors import NonFiniteLossError
 
 
 def _nan_on_call(monkeypatch, bad_call):
@@ -49,8 +49,7 @@ def test_skip_nonfinite_counts_and_reports_skipped_batches(demo_tasks, demo_dir,
                                                            monkeypatch, capsys):
     _nan_on_call(monkeypatch, 4)
     tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
-    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1)
-    trainer.config.skip_nonfinite = True
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1, skip_nonfinite=True)
     trainer.train()
     assert int(trainer.optimizer.iterations.numpy()) == 25 - 1
     record = json.loads((tmp_path / "metrics.json").read_text())
@@ -63,8 +62,7 @@ def test_skip_nonfinite_counts_and_reports_skipped_batches(demo_tasks, demo_dir,
 def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
                                                                   capsys):
     tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
-    first = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2)
-    first.config.checkpoint_every = 10
+    first = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2, checkpoint_every=10)
     first.train()
     checkpoints = sorted((tmp_path / "checkpoints").glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[1]))
     assert [p.stem for p in checkpoints] == ["ckpt-30", "ckpt-40", "ckpt-50"]  # keep_checkpoints=3
@@ -96,7 +94,7 @@ def _train(data, model_dir, **kwargs):
 def _final_weights(model_dir):
     import keras
 
-    import mtdnn_tf.serving.trained_model  # noqa: F401 - registers the layers
+    import mtdnn_tf.run_directory  # noqa: F401 - registers the layers
 
     model = keras.saving.load_model(model_dir / "model.keras")
     return [v.numpy() for v in model.weights]

@@ -11,11 +11,11 @@ import pytest
 import tensorflow as tf
 
 from mtdnn_tf.experiment import RunSettings, run
-from mtdnn_tf.models.mtdnn_model import task_forward, task_model
+from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.saved_model import export_saved_model
 from mtdnn_tf.serving.signatures import outputs_from_model
-from mtdnn_tf.serving.trained_model import load_trained_model
-from mtdnn_tf.training.trainer import TrainConfig
+from mtdnn_tf.run_directory import load_trained_model
+from mtdnn_tf.training.train_config import TrainConfig
 
 PAIRS = (["the red cat sat near the tree", "a blue dog ran"], ["a red horse was good", "the green bird"])
 QUERY = ["where did the red cat see the tree"]
@@ -38,10 +38,10 @@ def _in_memory(trained_model, name):
     """The signature outputs computed by the in-memory Keras model."""
     task = trained_model.tasks[name]
     packer = trained_model.packer()
-    if task.is_ranking:
+    if task.type == "ranking":
         packed = packer.pack(QUERY * 3, CANDIDATES[0])
         features = {k: tf.constant(v)[tf.newaxis] for k, v in packed.items()}
-        raw = task_forward(task, task_model(trained_model.model, name), features)
+        raw = task.task_type.forward(task_model(trained_model.model, name), features)
     else:
         packed = packer.pack(*(PAIRS if task.is_pair else PAIRS[:1]))
         raw = task_model(trained_model.model, name)(packed)
@@ -129,17 +129,35 @@ def test_saved_model_cli_lists_signatures_and_wrong_dtypes_are_rejected(trained,
         loaded.signatures["demo_ranking"](query=tf.constant(["a", "b"]), candidates=tf.constant([["c", "d"]]))
 
 
-def test_predict_request_proto_for_each_signature():
+def test_a_predict_request_built_from_the_signature_names_is_served(trained, tmp_path):
+    """What a TF Serving client sends: a PredictRequest keyed by our signatures' input names,
+    its tensors decoded and fed to the loaded SavedModel, as the server does."""
     from tensorflow_serving.apis import predict_pb2
 
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "mtdnn"
-    request.model_spec.signature_name = "demo_pair"
-    request.inputs["sentence1"].CopyFrom(tf.make_tensor_proto(PAIRS[0]))
-    request.inputs["sentence2"].CopyFrom(tf.make_tensor_proto(PAIRS[1]))
-    parsed = predict_pb2.PredictRequest.FromString(request.SerializeToString())
-    assert parsed.model_spec.signature_name == "demo_pair"
-    assert [s.decode() for s in tf.make_ndarray(parsed.inputs["sentence2"])] == PAIRS[1]
+    from mtdnn_tf.serving.signatures import input_names
+
+    trained_model = load_trained_model(trained)
+    export_saved_model(trained_model, tmp_path / "1")
+    loaded = tf.saved_model.load(str(tmp_path / "1"))
+    for name, values in [("demo_pair", PAIRS), ("demo_sentiment", PAIRS[:1]), ("demo_ranking", (QUERY, CANDIDATES))]:
+        task = trained_model.tasks[name]
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name, request.model_spec.signature_name = "mtdnn", name
+        for key, value in zip(input_names(task), values):
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        received = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+        signature = loaded.signatures[received.model_spec.signature_name]
+        assert set(received.inputs) == set(signature.structured_input_signature[1])
+        served = signature(**{k: tf.constant(tf.make_ndarray(v)) for k, v in received.inputs.items()})
+        expected = _in_memory(trained_model, name)
+        if task.type == "ranking":
+            expected = {"scores": expected["scores"].reshape(1, -1)}
+        assert set(served) == set(expected)
+        for key, value in expected.items():
+            if value.dtype.kind in "fi":
+                np.testing.assert_allclose(served[key].numpy(), value, atol=1e-5, err_msg=f"{name}/{key}")
+            else:
+                assert served[key].numpy().tolist() == value.tolist()
 
 
 def test_export_refuses_an_existing_version(trained, tmp_path):
@@ -216,7 +234,7 @@ def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
     packer = trained_model.packer()
     inputs = {}
     for name, task in trained_model.tasks.items():
-        if task.is_ranking:
+        if task.type == "ranking":
             packed = packer.pack(QUERY * 3, CANDIDATES[0])
             # one group of three candidates and a padding candidate (all-zero mask)
             inputs[name] = {k: np.concatenate([v, np.zeros_like(v[:1])])[np.newaxis].tolist() for k, v in packed.items()}
@@ -229,7 +247,7 @@ def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
     assert served.pop("tensorflow_text imported") is False
     for name, task in trained_model.tasks.items():
         expected = _in_memory(trained_model, name)
-        if task.is_ranking:
+        if task.type == "ranking":
             assert served[name]["scores"][0][3] == -1e9
             served[name]["scores"] = [served[name]["scores"][0][:3]]
         for key, value in expected.items():

@@ -11,14 +11,13 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
+from mtdnn_tf.data.loading import DataSource, load_packed_data
 from mtdnn_tf.data.packing import TextPacker
-from mtdnn_tf.data.pipeline import pack_split
-from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
-from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks
-from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+from mtdnn_tf.training.assembly import make_trainer
+from mtdnn_tf.training.train_config import TrainConfig
 
 data = sys.argv[1]
 write_demo_suite(data, train_size=96, dev_size=32)
@@ -26,22 +25,19 @@ tokenizer = load_tokenizer(vocab_file=data + "/vocab.txt")
 # No dropout anywhere: the two runs must see the same computation.
 tasks = {n: dataclasses.replace(t, head=dataclasses.replace(t.head, dropout=0.0, san_dropout=0.0))
          for n, t in load_tasks(["demo_sentiment", "demo_pair", "demo_similarity"]).items()}
-packer = TextPacker(tokenizer, 24)
-train = {n: pack_split(packer, read_split(t, "train", data), task=t) for n, t in tasks.items()}
-dev = {n: {"dev": pack_split(packer, read_split(t, "dev", data), task=t)} for n, t in tasks.items()}
+packed = load_packed_data(tasks, TextPacker(tokenizer, 24), DataSource(data), verbose=False)
 weights, results = {}, {}
 for name, strategy in [("default", tf.distribute.get_strategy()),
                        ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
     # clip_norm 0.05 is always active here: clipping must act on the global-batch gradient.
     config = TrainConfig(epochs=1, batch_size=16, learning_rate=1e-3, clip_norm=0.05, seed=0, verbose=0)
-    with strategy.scope():
+    def backbone():
         keras.utils.set_random_seed(0)
-        backbone = load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
-                                 vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64, dropout=0.0)
-        model = build_mtdnn_model(backbone, tasks, "mean")
-        optimizer = make_optimizer(config, total_train_steps(train, 16, 1))
-        optimizer.build(model.trainable_variables)
-    trainer = MultiTaskTrainer(model, optimizer, tasks, train, dev, config, f"{data}/{name}", strategy)
+        return load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
+                             vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64, dropout=0.0)
+
+    trainer = make_trainer(backbone, tasks, packed.train, packed.eval, config, f"{data}/{name}", strategy, "mean")
+    model, optimizer = trainer.model, trainer.optimizer
     results[name] = trainer.train()
     weights[name] = [v.numpy() for v in model.trainable_variables]
     assert strategy.num_replicas_in_sync == (2 if name == "mirrored" else 1)

@@ -85,6 +85,11 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
                                          f"({100 * single[0]:.1f}, {100 * single[1]:.1f})")
     assert "Majority class of the demo_pair dev set: " in text and "## The paper's directions" in text
     assert "Code: commit " in text and "unrecorded" not in text
+    from mtdnn_tf.hardware import cpu_model
+
+    assert study["runs"]["multi_task/seed1"]["machine"].startswith(cpu_model())
+    assert f"Machine: {study['runs']['multi_task/seed1']['machine']}." in text
+    assert f"Adamax, peak learning rate {config.learning_rate:g}, 10% warm-up, linear decay" in text  # the runs' own
     assert "| 5% | 3 |" in text and "| 100% | 64 |" in text
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "python -m x" in text
@@ -126,12 +131,12 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     calls = []
     real_run_epoch = MultiTaskTrainer.run_epoch
 
-    def run_epoch(self, epoch, writer=None, stop=None):
+    def run_epoch(self, epoch, *args, **kwargs):
         calls.append((self.model_dir.relative_to(tmp_path / "study").as_posix(), epoch,
                       int(self.step_in_epoch.numpy())))
         if len(calls) == 2:  # the multi-task run's second epoch: the process dies
             raise KeyboardInterrupt
-        return real_run_epoch(self, epoch, writer, stop)
+        return real_run_epoch(self, epoch, *args, **kwargs)
 
     monkeypatch.setattr(MultiTaskTrainer, "run_epoch", run_epoch)
     with pytest.raises(KeyboardInterrupt):

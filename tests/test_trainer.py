@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import make_trainer as _trainer
+from conftest import demo_data, make_trainer as _trainer, tiny_backbone
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.training.trainer import TrainConfig
+from mtdnn_tf.training.train_config import TrainConfig
 
 
 def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
@@ -41,40 +41,26 @@ def test_rerun_resumes_from_latest_checkpoint(demo_tasks, demo_dir, demo_tokeniz
 
 
 def test_xla_and_mixed_bfloat16_training_steps_run_and_learn(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
-    import dataclasses
-
     import keras
 
-    from mtdnn_tf.data.packing import TextPacker
-    from mtdnn_tf.data.pipeline import pack_split
-    from mtdnn_tf.data.readers import read_split
-    from mtdnn_tf.models.backbone import load_backbone
-    from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-    from mtdnn_tf.training.trainer import MultiTaskTrainer, TrainConfig, make_optimizer, total_train_steps
+    from mtdnn_tf.training.assembly import make_trainer
 
     tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
-    packer = TextPacker(demo_tokenizer, 24)
-    train = {n: pack_split(packer, read_split(t, "train", demo_dir), task=t) for n, t in tasks.items()}
-    dev = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir), task=t)} for n, t in tasks.items()}
+    data = demo_data(tasks, demo_dir, demo_tokenizer)
     # XLA with bfloat16; float16 (with loss scaling) without XLA, to keep the test short.
     for policy, loss_scaling, jit in [("mixed_bfloat16", False, True), ("mixed_float16", True, False)]:
         config = TrainConfig(epochs=2, batch_size=16, learning_rate=2e-3, seed=0, verbose=0, jit_compile=jit)
-        keras.utils.set_random_seed(0)
-        backbone = load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
-                                 vocabulary_size=demo_tokenizer.vocabulary_size(), max_sequence_length=64,
-                                 dtype=policy)
-        model = build_mtdnn_model(backbone, tasks, "mean")
-        optimizer = make_optimizer(config, total_train_steps(train, 16, 2), loss_scaling=loss_scaling)
-        optimizer.build(model.trainable_variables)
-        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaling
-        trainer = MultiTaskTrainer(model, optimizer, tasks, train, dev, dataclasses.replace(config),
-                                   tmp_path / policy, tf.distribute.get_strategy())
+        trainer = make_trainer(lambda: tiny_backbone(demo_tokenizer.vocabulary_size(), dtype=policy), tasks,
+                               data.train, data.eval, config, tmp_path / policy, head_input="mean",
+                               loss_scaling=loss_scaling)
+        assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaling
         results = trainer.train()
         # The encoder computes in 16 bits; heads, outputs and variables stay float32.
+        backbone = next(layer for layer in trainer.model.layers if "backbone" in layer.name)
         assert backbone.compute_dtype in ("bfloat16", "float16")
-        assert all(v.dtype == "float32" for v in model.trainable_variables)
-        batch = next(iter(tf.data.Dataset.from_tensor_slices(dev["demo_sentiment"]["dev"].features).batch(4)))
-        assert model(batch)["demo_sentiment"].dtype == "float32"
+        assert all(v.dtype == "float32" for v in trainer.model.trainable_variables)
+        batch = next(iter(tf.data.Dataset.from_tensor_slices(data.eval["demo_sentiment"]["dev"].features).batch(4)))
+        assert trainer.model(batch)["demo_sentiment"].dtype == "float32"
         assert results["demo_sentiment"]["dev"]["accuracy"] > 0.8, (policy, results)
 
 
@@ -102,10 +88,8 @@ def test_run_settings_check_theirs():
         RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float8")
 
 
-def _applied_gradient_norm(trainer, name):
-    """Runs one training step of task ``name``; returns the global norm of what reached the optimizer."""
-    from mtdnn_tf.data.pipeline import train_dataset
-
+def _applied_gradient_norm(trainer):
+    """Runs the epoch's first training step; returns the global norm of what reached the optimizer."""
     observed = tf.Variable(0.0)
     apply = trainer.optimizer.apply_gradients
 
@@ -115,9 +99,7 @@ def _applied_gradient_norm(trainer, name):
         return apply(pairs)
 
     trainer.optimizer.apply_gradients = recording
-    dataset = train_dataset(trainer.train_splits[name], 16, seed=0, epoch=0, task_index=0)
-    step = trainer._make_train_step(name, dataset.element_spec)
-    step(next(iter(dataset)))
+    trainer.run_epoch(0, stop=1)
     return float(observed.numpy())
 
 
@@ -128,10 +110,8 @@ def test_clipping_bounds_the_norm_of_the_applied_gradient(demo_tasks, demo_dir, 
     tasks = {"demo_sentiment": dataclasses.replace(demo_tasks["demo_sentiment"], loss_weight=1000.0)}
     clipped = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "a", epochs=1)
     assert clipped.config.clip_norm == 1.0
-    norm = _applied_gradient_norm(clipped, "demo_sentiment")
-    unclipped = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "b", epochs=1)
-    unclipped.config = dataclasses.replace(unclipped.config, clip_norm=0.0)
-    raw = _applied_gradient_norm(unclipped, "demo_sentiment")
+    norm = _applied_gradient_norm(clipped)
+    raw = _applied_gradient_norm(_trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "b", epochs=1, clip_norm=0.0))
     assert raw > 10.0
     np.testing.assert_allclose(norm, 1.0, rtol=1e-4)  # scaled down to exactly the limit
 
@@ -146,25 +126,14 @@ def test_auto_precision_is_bfloat16_only_with_amx():
 
 
 def test_a_per_task_cap_limits_only_that_task(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
-    import dataclasses
-
-    from mtdnn_tf.training.trainer import total_train_steps
-
     tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
-    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1)
-    trainer.config = dataclasses.replace(trainer.config, task_max_examples={"demo_sentiment": 48})
-    seen = []
-    real_make = trainer._make_train_step
-
-    def counting(name, spec):
-        step = real_make(name, spec)
-        return lambda batch: seen.append(name) or step(batch)
-
-    trainer._make_train_step = counting
-    trainer.run_epoch(0)
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2, task_max_examples={"demo_sentiment": 48})
     sizes = {n: len(s) for n, s in trainer.train_splits.items()}
-    assert seen.count("demo_sentiment") == 3  # 48 examples in batches of 16
-    assert seen.count("demo_similarity") == -(-sizes["demo_similarity"] // 16)  # uncapped
-    assert total_train_steps(trainer.train_splits, 16, 2, 0, {"demo_sentiment": 48}) == 2 * len(seen)
+    assert sizes["demo_sentiment"] > 48
+    trainer.run_epoch(0)
+    # 48 examples of demo_sentiment in batches of 16, and every demo_similarity batch (uncapped).
+    steps = 3 + -(-sizes["demo_similarity"] // 16)
+    assert int(trainer.optimizer.iterations.numpy()) == steps
+    assert trainer.config.total_steps(trainer.train_splits) == 2 * steps  # the schedule's length agrees
     with pytest.raises(UserInputError, match=r"^task_max_examples: must be task=N pairs with N at least 1"):
         TrainConfig(task_max_examples={"x": 0})

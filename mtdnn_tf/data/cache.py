@@ -8,12 +8,11 @@ whether malformed rows are skipped. Entries are written atomically.
 
 import hashlib
 import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
+from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.data.pipeline import PackedSplit
 
@@ -68,7 +67,5 @@ def save(cache_dir, key, split):
         arrays["labels"] = split.labels
     if split.group_matrix is not None:
         arrays["group_matrix"] = split.group_matrix
-    handle, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".npz", dir=cache_dir)
-    os.close(handle)
-    np.savez(tmp, **arrays)
-    os.replace(tmp, cache_dir / f"{key}.npz")
+    with atomic_file(cache_dir / f"{key}.npz") as tmp:
+        np.savez(tmp, **arrays)

@@ -16,7 +16,6 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.packing import FEATURES, truncation_counts
-from mtdnn_tf.data.ranking import gather_groups, group_candidates
 
 # Padded lengths a batch may take (plus max_seq_length itself).
 # Steps of 8 where GLUE inputs cluster, coarser above: 12 shapes up to 128.
@@ -55,24 +54,14 @@ class PackedSplit:
 
 
 def pack_split(packer, examples, description=None, task=None):
-    """Tokenises SplitExamples into a PackedSplit (grouped for ranking ``task``), counting truncation."""
+    """Tokenises SplitExamples into a PackedSplit in ``task``'s batching unit (its type's
+    ``packed_split``: candidate groups for ranking), counting truncation."""
     features, lengths = packer.pack(examples.text_a, examples.text_b, description=description, with_lengths=True)
     truncation = truncation_counts(lengths, packer.max_seq_length)
-    if task is None or not task.is_ranking:
-        return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source,
-                           truncation=truncation)
-    matrix, skipped = group_candidates(examples, task.no_positive)
-    labels = examples.labels if examples.labels is not None else np.zeros(len(examples), np.int32)
-    grouped, grouped_labels = gather_groups(features, labels, matrix)
-    return PackedSplit(
-        grouped,
-        grouped_labels if examples.labels is not None else None,
-        examples.ids,
-        {**examples.skipped, **skipped},
-        examples.source,
-        group_matrix=matrix,
-        truncation=truncation,
-    )
+    if task is not None:
+        return task.task_type.packed_split(task, examples, features, truncation)
+    return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source,
+                       truncation=truncation)
 
 
 def bucket_lengths(max_seq_length):

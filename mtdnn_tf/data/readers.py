@@ -13,7 +13,6 @@ always skipped and counted.
 """
 
 import json
-import math
 import pathlib
 
 import numpy as np
@@ -31,23 +30,11 @@ class _RowError(ValueError):
 
 
 def convert_label(task, raw):
-    """Maps a label string to a class id (classification, ranking) or a float (regression)."""
-    if task.type == "regression":
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            raise _RowError(f"cannot parse label {raw!r} as a number") from None
-        if not math.isfinite(value):
-            raise _RowError(f"label {raw!r} is not a finite number")
-        if task.label_range is not None:
-            low, high = task.label_range
-            if not low <= value <= high:
-                raise _RowError(f"label {value:g} is outside label_range [{low:g}, {high:g}]")
-        return value
-    raw = str(raw)
-    if raw not in task.labels:
-        raise _RowError(f"label {raw!r} is not one of {list(task.labels)}")
-    return task.labels.index(raw)
+    """The label value of a raw label (its task type's ``parse_label``); _RowError if it is not one."""
+    try:
+        return task.task_type.parse_label(task, raw)
+    except ValueError as e:
+        raise _RowError(str(e)) from None
 
 
 def _lines(path):
@@ -137,8 +124,7 @@ class _Collector:
             raise UserInputError(f"{self.path}: no data rows")
         labels = None
         if self.spec.label is not None:
-            dtype = np.float32 if self.task.type == "regression" else np.int32
-            labels = np.asarray(self.labels, dtype=dtype)
+            labels = np.asarray(self.labels, dtype=self.task.task_type.label_dtype)
         return SplitExamples(
             text_a=self.text_a,
             text_b=self.text_b if self.spec.text_b is not None else None,

@@ -50,21 +50,7 @@ def sample_indices(labels, size, seed, stratify):
 
 
 def sample_fraction(examples, fraction, seed, task):
-    """A seeded subset of ``examples`` (SplitExamples) holding ``fraction`` of them.
-
-    Classification tasks are sampled per class (see ``sample_indices``);
-    regression tasks uniformly; ranking tasks by whole candidate groups
-    (``fraction`` of the groups, every candidate of a drawn group kept).
-    """
-    if task.is_ranking:
-        return _sample_groups(examples, fraction, seed)
-    classification = task.type == "classification"
-    size = fraction_size(len(examples), fraction, task.num_outputs if classification else None)
-    return examples.subset(sample_indices(examples.labels, size, seed, stratify=classification))
-
-
-def _sample_groups(examples, fraction, seed):
-    keys = list(dict.fromkeys(examples.groups))  # in file order
-    chosen = {keys[i] for i in sample_indices(np.zeros(len(keys)), fraction_size(len(keys), fraction), seed,
-                                              stratify=False)}
-    return examples.subset([i for i, key in enumerate(examples.groups) if key in chosen])
+    """A seeded subset of ``examples`` (SplitExamples) holding ``fraction`` of them, drawn as
+    ``task``'s type draws: per class for classification, uniformly for regression,
+    whole candidate groups for ranking."""
+    return task.task_type.sample_fraction(task, examples, fraction, seed)

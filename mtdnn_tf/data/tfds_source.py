@@ -43,7 +43,7 @@ def read_tfds_split(task, split, data_dir=None, download=True):
 
     label_feature = builder.info.features[source.label] if source.label in builder.info.features else None
     names = None
-    if task.type != "regression" and label_feature is not None:
+    if task.labels and label_feature is not None:  # class labels: tfds class ids map onto the task's names
         names = list(source.labels) if source.labels else list(label_feature.names)
         unknown = [n for n in names if n not in task.labels]
         if unknown:
@@ -54,7 +54,7 @@ def read_tfds_split(task, split, data_dir=None, download=True):
     text_a, text_b, labels, ids, skipped = [], [], [], [], 0
     for record in tfds.as_numpy(dataset):
         label = record.get(source.label)
-        if label is not None and task.type != "regression" and int(label) < 0:
+        if label is not None and task.labels and int(label) < 0:  # tfds marks unlabelled rows -1
             skipped += 1
             continue
         text_a.append(_text(record[source.text_a]))
@@ -68,7 +68,7 @@ def read_tfds_split(task, split, data_dir=None, download=True):
         return _unlabelled(tfds, dataset, source, f"tfds:{source.name}/{their_split}")
     if not text_a:
         raise UserInputError(f"tfds:{source.name}/{their_split}: no rows")
-    dtype = np.float32 if task.type == "regression" else np.int32
+    dtype = task.task_type.label_dtype
     return SplitExamples(
         text_a=text_a,
         text_b=text_b if source.text_b is not None else None,

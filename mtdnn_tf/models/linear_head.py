@@ -13,14 +13,14 @@ class LinearHead(keras.layers.Layer):
         dropout: task-layer dropout rate (the paper uses 0.1; MNLI 0.3, CoLA 0.05).
 
     Call arguments:
-        features: dict with 'pooled' [batch, hidden] (see ``HeadInput``); other
+        features: dict with 'head_input' [batch, hidden] (``HeadInput``'s output); other
             keys ('sequence_output', 'padding_mask', 'segment_ids') are ignored.
 
     Example:
 
     ```python
     head = LinearHead(units=3, dropout=0.1)
-    head({"pooled": keras.random.normal((4, 16))}).shape  # (4, 3)
+    head({"head_input": keras.random.normal((4, 16))}).shape  # (4, 3)
     ```
     """
 
@@ -34,15 +34,15 @@ class LinearHead(keras.layers.Layer):
         )
 
     def build(self, features_shape):
-        self.dense.build(features_shape["pooled"])
+        self.dense.build(features_shape["head_input"])
 
     def call(self, features, training=None):
-        x = self.dropout(features["pooled"], training=training)
+        x = self.dropout(features["head_input"], training=training)
         x = self.dense(x)
         return ops.squeeze(x, -1) if self.units == 1 else x
 
     def compute_output_shape(self, features_shape):
-        batch = features_shape["pooled"][0]
+        batch = features_shape["head_input"][0]
         return (batch,) if self.units == 1 else (batch, self.units)
 
     def get_config(self):

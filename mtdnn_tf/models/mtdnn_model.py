@@ -1,26 +1,15 @@
 """The MT-DNN functional model: one shared backbone, one named output per task."""
 
 import keras
-import tensorflow as tf
 
+from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.models.head_input import HeadInput
-from mtdnn_tf.models.linear_head import LinearHead
+from mtdnn_tf.models.head_kinds import get_head_kind
 
 
 def build_head(task):
-    """The head layer a task's YAML asks for (``head.kind``)."""
-    name = f"{task.name}_head"
-    if task.head.kind == "san":
-        from mtdnn_tf.models.san_head import SANHead  # noqa: PLC0415 - optional module
-
-        return SANHead(
-            num_classes=task.num_outputs,
-            steps=task.head.san_steps,
-            dropout=task.head.dropout,
-            prediction_dropout=task.head.san_dropout,
-            name=name,
-        )
-    return LinearHead(units=task.num_outputs, dropout=task.head.dropout, name=name)
+    """The head layer a task's YAML asks for (``head.kind``), named ``<task>_head``."""
+    return get_head_kind(task.head.kind).build(task, f"{task.name}_head")
 
 
 def build_mtdnn_model(backbone, tasks, head_input="cls"):
@@ -40,14 +29,14 @@ def build_mtdnn_model(backbone, tasks, head_input="cls"):
     tasks = list(tasks.values()) if isinstance(tasks, dict) else list(tasks)
     inputs = {
         name: keras.Input(shape=(None,), dtype="int32", name=name)
-        for name in ("token_ids", "segment_ids", "padding_mask")
+        for name in FEATURES
     }
     encoded = backbone(inputs)
-    pooled = HeadInput(head_input, name="head_input")(
-        encoded["sequence_output"], encoded["pooled_output"], inputs["padding_mask"]
-    )
+    # What the heads read: "head_input" is HeadInput's vector (the [CLS] state, keras-hub's
+    # pooler output or the masked mean, as ``head_input`` says); SAN heads read the token states.
     features = {
-        "pooled": pooled,
+        "head_input": HeadInput(head_input, name="head_input")(
+            encoded["sequence_output"], encoded["pooled_output"], inputs["padding_mask"]),
         "sequence_output": encoded["sequence_output"],
         "padding_mask": inputs["padding_mask"],
         "segment_ids": inputs["segment_ids"],
@@ -68,13 +57,3 @@ def task_variables(model, task_name):
     own = model.get_layer(f"{task_name}_head")
     others = {id(v) for head in heads if head is not own for v in head.trainable_variables}
     return [v for v in model.trainable_variables if id(v) not in others]
-
-
-def task_forward(task, head_model, features, training=False):
-    """Runs one task's head model; ranking batches [groups, size, length] are
-    flattened to pairs and their scores returned as [groups, size]."""
-    if not task.is_ranking:
-        return head_model(features, training=training)
-    shape = tf.shape(features["token_ids"])
-    pairs = {k: tf.reshape(v, [-1, shape[-1]]) for k, v in features.items()}
-    return tf.reshape(head_model(pairs, training=training), shape[:2])

@@ -3,13 +3,13 @@
 import keras
 from keras import ops
 
-NEG_INF = -1e9
+from mtdnn_tf.models.masking import MASKED_SCORE
 
 
 def _masked_softmax(logits, mask):
     """Softmax over the last axis where ``mask`` is 1; masked positions get exactly 0."""
     mask = ops.cast(mask, logits.dtype)
-    logits = logits + (1.0 - mask) * NEG_INF
+    logits = logits + (1.0 - mask) * MASKED_SCORE
     weights = ops.softmax(logits, axis=-1) * mask
     return weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1e-9)
 

@@ -5,11 +5,11 @@ import pathlib
 
 import tensorflow as tf
 
+from mtdnn_tf.data.loading import DataSource
 from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.experiment import RunSettings, read_task_data
+from mtdnn_tf.run_directory import load_trained_model
 from mtdnn_tf.serving.predictions import prediction_strings, split_metrics, write_submission
-from mtdnn_tf.serving.trained_model import load_trained_model
 from mtdnn_tf.training.evaluator import Evaluator
 
 
@@ -28,13 +28,13 @@ def predict_splits(model_dir, task_names, split, data_dir, data_source="files", 
     if unknown:
         raise UserInputError(f"--tasks: {', '.join(unknown)} not in the model (it has {', '.join(trained.tasks)})")
     output_dir = pathlib.Path(output_dir or pathlib.Path(model_dir) / "predictions")
-    settings = RunSettings(tasks=names, model_dir=str(model_dir), data_dir=data_dir, data_source=data_source)
+    source = DataSource(data_dir, data_source)
     evaluator = Evaluator(trained.model, tf.distribute.get_strategy(), batch_size)
     packer = trained.packer()
     results = {}
     for name in names:
         task = trained.tasks[name]
-        examples = read_task_data(task, split, settings)
+        examples = source.read(task, split)
         packed = pack_split(packer, examples, task=task)
         outputs = evaluator.predict(task, packed)
         path = write_submission(output_dir / submission_file_name(task, split), examples.ids,

@@ -2,31 +2,15 @@
 
 import pathlib
 
-import numpy as np
-
 from mtdnn_tf.metrics import compute_metrics
 
 
 def prediction_strings(task, outputs, split):
-    """One prediction string per example, in file order.
-
-    Classification: the label string; regression: the score, clipped to the
-    task's ``label_range``; ranking: each group's top-ranked candidate gets the
-    positive label, the others the negative one.
+    """One prediction string per example, in file order (its task type's ``prediction_strings``):
+    classification, the label; regression, the score clipped to ``label_range``; ranking,
+    the positive label for each group's top-ranked candidate and the negative one for the others.
     """
-    outputs = np.asarray(outputs)
-    if task.type == "classification":
-        return [task.labels[i] for i in outputs.argmax(-1)]
-    if task.type == "regression":
-        if task.label_range is not None:
-            outputs = np.clip(outputs, *task.label_range)
-        return [f"{v:.3f}" for v in outputs]
-    predicted = [task.labels[0]] * len(split.ids)
-    matrix = split.group_matrix
-    masked = np.where(matrix >= 0, outputs, -np.inf)
-    for row, top in enumerate(masked.argmax(-1)):
-        predicted[matrix[row, top]] = task.labels[1]
-    return predicted
+    return task.task_type.prediction_strings(task, outputs, split)
 
 
 def write_submission(path, ids, predictions):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.backbone import tokenizer_options
-from mtdnn_tf.serving.atomic import atomic_directory
+from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.serving.signatures import (
     input_signature,
     make_serving_function,

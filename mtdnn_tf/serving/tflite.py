@@ -19,22 +19,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from mtdnn_tf.atomic_files import atomic_directory
+from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.models.backbone import tokenizer_options
 from mtdnn_tf.models.mtdnn_model import task_model
-from mtdnn_tf.serving.atomic import atomic_directory
-
-FEATURE_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
 def _task_function(task, head_model):
     def serve(token_ids, segment_ids, padding_mask):
-        raw = head_model(
-            {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
-            training=False,
-        )
-        if task.type == "classification":
-            return {"probabilities": tf.nn.softmax(tf.cast(raw, tf.float32), axis=-1)}
-        return {"score": tf.cast(raw, tf.float32)}
+        raw = head_model(dict(zip(FEATURES, (token_ids, segment_ids, padding_mask))), training=False)
+        return task.task_type.tflite_outputs(task, raw)
 
     return serve
 
@@ -43,7 +37,7 @@ def convert_task(trained, task_name, seq_length, quantize=False):
     """Returns the TFLite flatbuffer (bytes) of one task's head on the shared encoder."""
     task = trained.tasks[task_name]
     head_model = task_model(trained.model, task_name)
-    signature = [tf.TensorSpec([None, seq_length], tf.int32, name=n) for n in FEATURE_NAMES]
+    signature = [tf.TensorSpec([None, seq_length], tf.int32, name=n) for n in FEATURES]
     archive = keras.export.ExportArchive()  # the endpoint captures the variables; no track(): no second copy
     archive.add_endpoint("serving_default", tf.function(_task_function(task, head_model)), signature)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,6 +89,6 @@ class TFLiteRunner:
         self.runner = self.interpreter.get_signature_runner("serving_default")
 
     def __call__(self, features):
-        inputs = {name: np.asarray(features[name], np.int32) for name in FEATURE_NAMES}
+        inputs = {name: np.asarray(features[name], np.int32) for name in FEATURES}
         outputs = self.runner(**inputs)
         return outputs["probabilities"] if "probabilities" in outputs else outputs["score"]

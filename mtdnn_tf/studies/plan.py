@@ -6,7 +6,7 @@ import math
 from mtdnn_tf.errors import check_settings
 from mtdnn_tf.experiment import RunSettings
 from mtdnn_tf.models.head_input import HEAD_INPUTS
-from mtdnn_tf.training.trainer import TrainConfig
+from mtdnn_tf.training.train_config import TrainConfig
 
 
 @dataclasses.dataclass

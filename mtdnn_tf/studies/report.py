@@ -2,16 +2,35 @@
 
 import json
 import pathlib
-import platform
 
 import numpy as np
 
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.metrics import primary_metric
 
 
 def _final(model_dir):
     return json.loads((pathlib.Path(model_dir) / "metrics.json").read_text())["final"]
+
+
+def _optimiser_text(study):
+    """The runs' optimiser as their recorded settings say (e.g. 'Adamax, peak learning rate 0.0002,
+    10% warm-up, linear decay'); each distinct setting once."""
+    phrases = []
+    for entry in study["runs"].values():
+        train = json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())["settings"]["train"]
+        phrase = (("LazyAdamax" if train.get("lazy_embedding_update") else "Adamax")
+                  + f", peak learning rate {train['learning_rate']:g}, {100 * train['warmup_proportion']:g}% warm-up,"
+                  " linear decay" + (f", gradient norm clipped at {train['clip_norm']:g}" if train["clip_norm"] else ""))
+        if phrase not in phrases:
+            phrases.append(phrase)
+    return "; ".join(phrases)
+
+
+def _machines(study):
+    """The machines the runs recorded (runs before this was recorded have none)."""
+    return sorted({entry["machine"] for entry in study["runs"].values() if entry.get("machine")})
 
 
 def _mean_spread(values):
@@ -26,23 +45,6 @@ def _cell(values, each=False):
     if each and len(values) > 1:
         text += " (" + ", ".join(f"{100 * v:.1f}" for v in values) + ")"
     return text
-
-
-def machine_description():
-    """The CPU model and its matrix-relevant flags, from /proc/cpuinfo (else the platform)."""
-    import os  # noqa: PLC0415
-
-    from mtdnn_tf.training.precision import cpu_flags  # noqa: PLC0415
-
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    flags = " ".join(f for f in wanted if f in cpu_flags()) or "none of " + ", ".join(wanted)
-    return f"{model}, {os.cpu_count()} CPU cores (flags: {flags}), no GPU"
 
 
 # The paper's findings, for the reader to set ours beside (Liu et al. 2019, BERT-large, full GLUE).
@@ -150,7 +152,7 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     plot_adaptation(table, config["target"], out_png, metrics.get(config["target"], "dev metric"), chance)
     if out_json:
         write_runs_json(study, out_json)
-    machine = machine or machine_description()
+    machine = machine or "; ".join(_machines(study)) or machine_description() + " (the report's machine)"
     commits = sorted({r.get("commit", "unrecorded") for r in study["runs"].values()})
     seeds = ", ".join(str(s) for s in config["seeds"])
     lines = [
@@ -162,8 +164,7 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         f"- Machine: {machine}. Total training and evaluation time: {study.get('seconds', 0) / 60:.0f} min"
         f" over {len(study['runs'])} runs. Code: commit {', '.join(commits)}.",
         f"- Encoder: `{config['preset']}`; head input: {config['head_input']}; max length"
-        f" {config['max_seq_length']}; batch {config['batch_size']}; Adamax, peak learning rate"
-        f" {config['learning_rate']}, 10% warm-up, linear decay.",
+        f" {config['max_seq_length']}; batch {config['batch_size']}; {_optimiser_text(study)}.",
         f"- Budget: at most {config['max_examples_per_task'] or 'all'} training examples per task per epoch"
         + "".join(f", {t} at most {n}" for t, n in config.get("task_max_examples", {}).items())
         + f" (a new draw each epoch); {config['epochs']} epochs for multi-task and single-task training;"

@@ -3,7 +3,7 @@
 Every run checkpoints (every ``checkpoint_every`` steps and at epoch ends), so
 a killed study resumes inside the run it was in; a finished run's checkpoints
 are deleted (later runs start from its ``model.keras``). study.json records
-the commit of the code each run was made with.
+the commit of the code each run was made with and the machine it ran on.
 """
 
 import dataclasses
@@ -16,6 +16,7 @@ import time
 from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.experiment import run
+from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.studies.plan import plan_study
 from mtdnn_tf.tasks import load_tasks
 
@@ -73,7 +74,7 @@ def run_study(config, verbose=True):
         shutil.rmtree(pathlib.Path(planned.settings.model_dir) / "checkpoints", ignore_errors=True)
         entry = {k: v for k, v in dataclasses.asdict(planned).items() if k != "settings"}
         entry.update(model_dir=planned.settings.model_dir, seconds=round(time.time() - tick, 1),
-                     epochs=planned.settings.train.epochs, commit=code_commit())
+                     epochs=planned.settings.train.epochs, commit=code_commit(), machine=machine_description())
         index["runs"][planned.name] = entry
         index["seconds"] = round(index.get("seconds", 0) + time.time() - tick, 1)
         write_text_atomically(index_path, json.dumps(index, indent=2) + "\n")

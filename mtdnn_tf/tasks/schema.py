@@ -14,7 +14,8 @@ REQUIRED = object()
 
 def field(kind, default=REQUIRED, choices=None, doc=""):
     """A dataclass field with a declared kind: 'str', 'int', 'float', 'bool', 'key'
-    (a column name or index), 'str_list', 'str_map', 'float_pair', a dataclass, or ('map', dataclass)."""
+    (a column name or index), 'str_list', 'str_map', 'float_pair', a dataclass, or ('map', dataclass).
+    ``choices``: the allowed values, or a function returning them."""
     meta = {"kind": kind, "choices": choices, "doc": doc}
     if default is REQUIRED:
         return dataclasses.field(metadata=meta)
@@ -78,9 +79,10 @@ def _convert(kind, value, path, name, choices):
         value = (float(value[0]), float(value[1]))
     else:  # pragma: no cover - a programming error in a schema
         raise TypeError(f"unknown field kind {kind!r}")
-    if choices is not None and value not in choices:
+    allowed = choices() if callable(choices) else choices  # a registry's names are read when parsing
+    if allowed is not None and value not in allowed:
         raise UserInputError(
-            f"{where(path, field=name)}: {value!r} is not one of {sorted(choices)}"
+            f"{where(path, field=name)}: {value!r} is not one of {sorted(allowed)}"
         )
     return value
 

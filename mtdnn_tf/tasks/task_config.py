@@ -24,16 +24,11 @@ import pathlib
 import yaml
 
 from mtdnn_tf.errors import UserInputError, where
+from mtdnn_tf.models.head_kinds import get_head_kind, head_kind_names
+from mtdnn_tf.task_types import get_task_type, task_type_names
 from mtdnn_tf.tasks.schema import field, parse
 
-TASK_TYPES = ("classification", "regression", "ranking")
 INPUTS = ("single", "pair")
-HEAD_KINDS = ("linear", "san")
-METRICS_BY_TYPE = {
-    "classification": ("accuracy", "f1", "mcc"),
-    "regression": ("pearson", "spearman"),
-    "ranking": ("ranking_accuracy", "accuracy"),
-}
 
 BUILTIN_TASK_DIR = pathlib.Path(__file__).resolve().parent / "builtin"
 
@@ -42,7 +37,7 @@ BUILTIN_TASK_DIR = pathlib.Path(__file__).resolve().parent / "builtin"
 class HeadConfig:
     """The task's output layer. ``kind``: 'linear' or 'san' (stochastic answer network)."""
 
-    kind: str = field("str", "linear", choices=HEAD_KINDS)
+    kind: str = field("str", "linear", choices=head_kind_names)
     dropout: float = field("float", 0.1)
     san_steps: int = field("int", 5, doc="SAN reasoning steps K")
     san_dropout: float = field("float", 0.1, doc="SAN stochastic prediction dropout rate")
@@ -95,7 +90,7 @@ class TaskConfig:
     """One task. See ``configs/tasks/*.yaml`` and the README's task table."""
 
     name: str = field("str")
-    type: str = field("str", choices=TASK_TYPES)
+    type: str = field("str", choices=task_type_names)
     input: str = field("str", choices=INPUTS)
     labels: tuple = field("str_list", (), doc="classification label vocabulary")
     label_range: tuple = field("float_pair", None, doc="regression: allowed label range")
@@ -111,12 +106,13 @@ class TaskConfig:
     path: str = "<memory>"
 
     @property
-    def num_outputs(self):
-        return len(self.labels) if self.type == "classification" else 1
+    def task_type(self):
+        """The TaskType that owns this task's loss, metrics, labels and serving (``mtdnn_tf.task_types``)."""
+        return get_task_type(self.type)
 
     @property
-    def is_ranking(self):
-        return self.type == "ranking"
+    def num_outputs(self):
+        return self.task_type.num_outputs(self)
 
     @property
     def is_pair(self):
@@ -127,28 +123,18 @@ def _validate(task, path):
     def fail(name, message):
         raise UserInputError(f"{where(path, field=name)}: {message}")
 
-    if task.type == "classification" and len(task.labels) < 2:
-        fail("labels", "a classification task needs at least two labels")
-    if task.type == "regression" and task.labels:
-        fail("labels", "a regression task has no label vocabulary (use label_range)")
-    if task.type == "ranking" and len(task.labels) != 2:
-        fail("labels", "a ranking task needs two labels: [negative, positive]")
-    if task.type != "ranking" and task.no_positive != "error":
-        fail("no_positive", "only ranking tasks have candidate groups")
-    if task.type != "regression" and task.label_range is not None:
-        fail("label_range", "only regression tasks have a label range")
-    allowed = METRICS_BY_TYPE[task.type]
+    task.task_type.validate(task, fail)
+    allowed = list(task.task_type.metrics)
     for metric in task.metrics:
         if metric not in allowed:
-            fail("metrics", f"{metric!r} is not a {task.type} metric (choose from {list(allowed)})")
+            fail("metrics", f"{metric!r} is not a {task.type} metric (choose from {allowed})")
     if not 0.0 <= task.head.dropout < 1.0:
         fail("head.dropout", f"must be in [0, 1), got {task.head.dropout}")
     if not 0.0 <= task.head.san_dropout < 1.0:
         fail("head.san_dropout", f"must be in [0, 1), got {task.head.san_dropout}")
     if task.head.san_steps < 1:
         fail("head.san_steps", f"must be at least 1, got {task.head.san_steps}")
-    if task.head.kind == "san" and not (task.is_pair and task.type == "classification"):
-        fail("head.kind", "the SAN answer module is for pairwise classification tasks")
+    get_head_kind(task.head.kind).validate(task, fail)
     if task.loss_weight <= 0:
         fail("loss_weight", f"must be positive, got {task.loss_weight}")
     if task.files is None and task.tfds is None:
@@ -160,8 +146,6 @@ def _validate(task, path):
                 fail(f"{prefix}.text_b", "a pair task needs a second text column")
             if not task.is_pair and split.text_b is not None:
                 fail(f"{prefix}.text_b", "a single-sentence task has no second text column")
-            if task.type == "ranking" and split.group is None:
-                fail(f"{prefix}.group", "a ranking task needs a group column")
             if not split.header:
                 for key in ("text_a", "text_b", "label", "id", "group"):
                     value = getattr(split, key)
@@ -176,8 +160,8 @@ def _validate(task, path):
 
 def with_head_kind(task, kind):
     """The task with another head kind (e.g. a linear baseline of a SAN task), validated."""
-    if kind not in HEAD_KINDS:
-        raise UserInputError(f"head kind {kind!r} for task {task.name!r} is not one of {list(HEAD_KINDS)}")
+    if kind not in head_kind_names():
+        raise UserInputError(f"head kind {kind!r} for task {task.name!r} is not one of {list(head_kind_names())}")
     changed = dataclasses.replace(task, head=dataclasses.replace(task.head, kind=kind))
     _validate(changed, task.path)
     return changed

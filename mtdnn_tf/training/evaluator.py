@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from mtdnn_tf.data.pipeline import eval_dataset
 from mtdnn_tf.metrics import compute_metrics
-from mtdnn_tf.models.mtdnn_model import task_forward, task_model
+from mtdnn_tf.models.mtdnn_model import task_model
 
 
 class Evaluator:
@@ -34,7 +34,7 @@ class Evaluator:
             head_model = task_model(self.model, task_name)
 
             def forward(features):
-                return task_forward(task, head_model, features)
+                return task.task_type.forward(head_model, features)
 
             if self.jit_compile:
                 forward = tf.function(forward, jit_compile=True)

@@ -10,19 +10,9 @@ between float16 and bfloat16 is the user's.
 
 import tensorflow as tf
 
+from mtdnn_tf.hardware import cpu_flags
+
 AUTO = "auto"
-
-
-def cpu_flags():
-    """The CPU's flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def resolve_policy(policy, flags=None):

@@ -1,0 +1,47 @@
+"""What this machine is: CPU model and flags, GPUs. Printed with timings and recorded with results.
+
+(``benchmarks/machine.py`` reads the same /proc/cpuinfo fields on its own: the
+serving benchmark must run without importing ``mtdnn_tf``.)
+"""
+
+import os
+import platform
+
+# The flags that decide matrix-multiply speed on the CPUs seen here.
+MATRIX_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def _cpuinfo_field(name):
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith(name):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_flags():
+    """The CPU's flags from /proc/cpuinfo (empty where there is none)."""
+    return set((_cpuinfo_field("flags") or "").split())
+
+
+def cpu_model():
+    """The CPU's model name (/proc/cpuinfo, else the platform's processor name)."""
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def gpu_names():
+    """TensorFlow's visible GPUs (imports TensorFlow)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def machine_description():
+    """E.g. 'AMD EPYC, 2 CPU cores (flags: avx2 avx512f avx512_bf16), no GPU'."""
+    flags = " ".join(f for f in MATRIX_FLAGS if f in cpu_flags()) or "none of " + ", ".join(MATRIX_FLAGS)
+    gpus = gpu_names()
+    return (f"{cpu_model()}, {os.cpu_count()} CPU cores (flags: {flags}), "
+            + (f"{len(gpus)} GPU(s)" if gpus else "no GPU"))

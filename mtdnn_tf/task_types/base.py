@@ -1,0 +1,133 @@
+"""What every task type provides; the built-in types override what differs.
+
+The methods, by the module that asks:
+- tasks (YAML checks): ``validate``, ``num_outputs``;
+- data (readers, packing, sampling): ``parse_label``, ``label_dtype``, ``packed_split``, ``sample_fraction``;
+- model and training: ``forward``, ``per_example_loss``;
+- evaluation: ``compute_metrics``, ``chance_level``;
+- serving: ``text_input_signature``, ``serve_text``, ``token_id_rank``, ``mask_padding``,
+  ``serving_outputs``, ``tflite_outputs``, ``prediction_strings``.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from mtdnn_tf.data.pipeline import PackedSplit
+from mtdnn_tf.data.sampling import fraction_size, sample_indices
+
+
+class TaskType:
+    """One kind of task (classification, regression, ranking, ...).
+
+    Stateless: every method takes the ``TaskConfig`` it works for. Register a
+    subclass with ``@register_task_type``; task YAMLs name it in ``type``.
+
+    Class attributes:
+        name: the YAML ``type`` value.
+        metrics: metric name -> fn(outputs, labels) -> float; a task's YAML
+            ``metrics`` lists some of these names.
+        label_dtype: numpy dtype of the parsed labels.
+        token_id_rank: rank of one serving input tensor on token ids
+            (2: [batch, length]; 3 for ranking: [batch, candidates, length]).
+    """
+
+    name = None
+    metrics = {}
+    label_dtype = np.int32
+    token_id_rank = 2
+
+    # -- the task file -------------------------------------------------------
+    def validate(self, task, fail):
+        """Checks the fields this type constrains; ``fail(field, message)`` raises."""
+        if task.no_positive != "error":
+            fail("no_positive", "only ranking tasks have candidate groups")
+        if task.label_range is not None:
+            fail("label_range", "only regression tasks have a label range")
+
+    def num_outputs(self, task):
+        """Width of the task head's output (1: a scalar score per example)."""
+        return 1
+
+    # -- data ----------------------------------------------------------------
+    def parse_label(self, task, raw):
+        """The label value of one raw label string: its index in the task's ``labels``;
+        ValueError(message) if it is not one."""
+        raw = str(raw)
+        if raw not in task.labels:
+            raise ValueError(f"label {raw!r} is not one of {list(task.labels)}")
+        return task.labels.index(raw)
+
+    def packed_split(self, task, examples, features, truncation):
+        """A PackedSplit of tokenised ``examples`` (SplitExamples) in this type's batching unit."""
+        return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source,
+                           truncation=truncation)
+
+    def sample_fraction(self, task, examples, fraction, seed):
+        """A seeded subset of ``examples`` holding ``fraction`` of them (uniform draw)."""
+        size = fraction_size(len(examples), fraction)
+        return examples.subset(sample_indices(examples.labels, size, seed, stratify=False))
+
+    # -- model and training ----------------------------------------------------
+    def forward(self, head_model, features, training=False):
+        """The head model's raw output on a batch of packed features."""
+        return head_model(features, training=training)
+
+    def per_example_loss(self, task, labels, outputs):
+        """Unweighted float32 loss per batch unit."""
+        raise NotImplementedError
+
+    # -- evaluation ----------------------------------------------------------
+    def compute_metrics(self, task, outputs, labels):
+        """Metric name -> value for the metrics the task lists."""
+        outputs, labels = np.asarray(outputs), np.asarray(labels)
+        return {name: self.metrics[name](outputs, labels) for name in task.metrics}
+
+    def chance_level(self, task, labels):
+        """The task's metrics for the best constant prediction (0 for correlations)."""
+        return {name: 0.0 for name in task.metrics}
+
+    # -- serving ----------------------------------------------------------------
+    def text_input_signature(self, task):
+        """The raw-text serving inputs: ``sentence``, or ``sentence1`` and ``sentence2``, [batch] strings."""
+        names = ("sentence1", "sentence2") if task.is_pair else ("sentence",)
+        return [tf.TensorSpec([None], tf.string, name=name) for name in names]
+
+    def serve_text(self, task, forward, features_of):
+        """The raw-text serving function: its arguments are ``text_input_signature``'s tensors.
+
+        Args:
+            forward: packed features -> the head's raw output.
+            features_of: (text_a, text_b or None) -> packed features.
+        """
+        if task.is_pair:
+            def serve(sentence1, sentence2):
+                check_same_batch(task, sentence1, sentence2, ("sentence1", "sentence2"))
+                return self.serving_outputs(task, forward(features_of(sentence1, sentence2)))
+        else:
+            def serve(sentence):
+                sentence = tf.ensure_shape(sentence, [None])
+                return self.serving_outputs(task, forward(features_of(sentence, None)))
+        return serve
+
+    def mask_padding(self, raw, features):
+        """The raw output with padding units (ranking's empty candidates) masked."""
+        return raw
+
+    def serving_outputs(self, task, raw):
+        """Named serving outputs from the head's raw output."""
+        return {"score": tf.cast(raw, tf.float32)}
+
+    def tflite_outputs(self, task, raw):
+        """Named outputs of the task's TFLite model (one prediction per packed pair)."""
+        return {"score": tf.cast(raw, tf.float32)}
+
+    def prediction_strings(self, task, outputs, split):
+        """One prediction string per example of ``split`` (a PackedSplit), in file order."""
+        raise NotImplementedError
+
+
+def check_same_batch(task, first, second, names):
+    """A loaded signature checks dtypes but not shapes: check ranks and batch sizes in the graph."""
+    first, second = tf.ensure_shape(first, [None]), tf.ensure_shape(second, [None] * len(second.shape))
+    tf.debugging.assert_equal(tf.shape(first)[0], tf.shape(second)[0], message=(
+        f"{task.name}: {names[0]} and {names[1]} must have the same batch size"))

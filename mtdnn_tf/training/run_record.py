@@ -1,0 +1,76 @@
+"""The record of a training run: ``metrics.json`` and the TensorBoard logs."""
+
+import json
+import pathlib
+
+import tensorflow as tf
+
+from mtdnn_tf.atomic_files import write_text_atomically
+
+METRICS_FILE = "metrics.json"
+
+
+class RunRecord:
+    """Per-epoch metrics, skipped batches and the run's facts, kept in ``<model_dir>/metrics.json``.
+
+    ``metrics.json`` holds ``extra`` (e.g. skipped rows, settings), ``epochs``
+    (one entry per finished epoch: seconds, metrics or None if not evaluated),
+    ``final`` (the last evaluation) and the batches skipped for a non-finite
+    loss. Only the chief (``write``) writes files.
+
+    Args:
+        model_dir: the run directory.
+        extra: dict merged into metrics.json.
+        write: False on non-chief workers: nothing is written.
+        tensorboard_every: write training losses every N optimizer steps (0: never).
+    """
+
+    def __init__(self, model_dir, extra=None, write=True, tensorboard_every=10):
+        self.path = pathlib.Path(model_dir) / METRICS_FILE
+        self.extra = extra or {}
+        self.write = write
+        self.tensorboard_every = tensorboard_every
+        self.history = []
+        self.skipped = []  # batches skipped for a non-finite loss or gradient (this process)
+        self.writer = None
+        if write:
+            self.writer = tf.summary.create_file_writer(str(pathlib.Path(model_dir) / "tensorboard"))
+
+    def resume(self, epochs_done, steps_done):
+        """Reloads what an earlier process recorded, up to the checkpoint it resumes from
+        (metrics.json may be ahead of that checkpoint)."""
+        if not self.path.is_file():
+            return
+        record = json.loads(self.path.read_text(encoding="utf-8"))
+        self.history = [e for e in record.get("epochs", []) if e["epoch"] <= epochs_done]
+        self.skipped = [s for s in record.get("skipped_nonfinite", [])
+                        if s["epoch"] - 1 < epochs_done or (s["epoch"] - 1 == epochs_done and s["step"] <= steps_done)]
+
+    def last_metrics(self):
+        """The metrics of the last evaluated epoch, or {}."""
+        evaluated = [e["metrics"] for e in self.history if e["metrics"] is not None]
+        return evaluated[-1] if evaluated else {}
+
+    def skip(self, entry):
+        self.skipped.append(entry)
+
+    def add_epoch(self, epoch, seconds, metrics, latest):
+        """Appends a finished epoch (``metrics`` None if not evaluated) and rewrites metrics.json."""
+        self.history.append({"epoch": epoch, "seconds": round(seconds, 1), "metrics": metrics})
+        if self.write:
+            record = {**self.extra, "epochs": self.history, "final": latest,
+                      "skipped_nonfinite_batches": len(self.skipped), "skipped_nonfinite": self.skipped}
+            write_text_atomically(self.path, json.dumps(record, indent=2) + "\n")
+        if self.writer is not None and metrics is not None:
+            with self.writer.as_default(step=epoch):
+                for task, by_split in metrics.items():
+                    for split, values in by_split.items():
+                        for metric, value in values.items():
+                            tf.summary.scalar(f"{task}/{split}/{metric}", value)
+            self.writer.flush()
+
+    def training_loss(self, step, task_name, loss):
+        """Logs a step's loss to TensorBoard every ``tensorboard_every`` steps."""
+        if self.writer is not None and self.tensorboard_every and step % self.tensorboard_every == 0:
+            with self.writer.as_default(step=step):
+                tf.summary.scalar(f"{task_name}/loss", loss)
