@@ -41,6 +41,9 @@ flags.DEFINE_list("baseline_tasks", None, "Tasks with single-task and refinement
 flags.DEFINE_string("ablate", None, "A task left out of one extra multi-task run (first seed), to show what it "
                     "brings, e.g. mnli_dev_split.")
 flags.DEFINE_list("task_max_examples", [], "Per-task caps on training examples per epoch, e.g. sst2=10000.")
+flags.DEFINE_string("compare_sampling", None, "A task sampler (uniform, proportional, temperature, annealed) for "
+                    "one extra multi-task run (first seed) with Algorithm 1's number of steps.")
+flags.DEFINE_float("sampling_temperature", 2.0, "T of --compare_sampling=temperature.")
 flags.register_validator(
     "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].isdigit() for i in v),
     "--task_max_examples takes task=N pairs, e.g. sst2=10000")
@@ -85,6 +88,7 @@ def config_from_flags():
             max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
             head_input=FLAGS.head_input, checkpoint_every=FLAGS.checkpoint_every,
             baseline_tasks=FLAGS.baseline_tasks, ablate=FLAGS.ablate,
+            compare_sampling=FLAGS.compare_sampling, sampling_temperature=FLAGS.sampling_temperature,
             task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
         )
     except SettingError as e:  # the library names its setting; say which flag it came from

@@ -47,6 +47,7 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of steps of linear warm-u
 flags.DEFINE_float("clip_norm", 1.0, "Global gradient-norm clipping (0 disables).")
 flags.DEFINE_integer("seed", 13, "Random seed (batch order, shuffling, initialisation).")
 flags.DEFINE_integer("checkpoint_every", 0, "Also checkpoint every N steps (0: epoch ends only).")
+flags.DEFINE_integer("tensorboard_every", 10, "Write each task's training loss to TensorBoard every N steps (0: never).")
 flags.DEFINE_integer("sort_window", 32, "Sort each window of this many batches of a task by length, so batches "
                      "pad little (1: no sorting; batch order stays Algorithm 1's).")
 flags.DEFINE_bool("jit_compile", False, "Compile the train and eval steps with XLA (one compilation per bucket shape).")
@@ -65,6 +66,11 @@ flags.DEFINE_list("task_max_examples", [], "Per-task budget overriding --max_exa
 flags.register_validator(  # the form only; TrainConfig checks the numbers
     "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].lstrip("-").isdigit() for i in v),
     "--task_max_examples takes task=N pairs, e.g. sst2=10000")
+flags.DEFINE_string("task_sampling", "algorithm1", "Which task each step uses: algorithm1 (the paper: every batch "
+                    "of every task once per epoch, shuffled), uniform, proportional (to task size), temperature "
+                    "(size^(1/T)) or annealed (proportional towards uniform over the epochs).")
+flags.DEFINE_float("sampling_temperature", 2.0, "T of --task_sampling=temperature.")
+flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch of a drawing sampler (0: as many as Algorithm 1 takes).")
 flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient is NaN or infinite (counted, "
                   "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
 flags.DEFINE_bool("lazy_embedding_update", False, "Adamax updates only the embedding rows each batch uses "
@@ -105,10 +111,13 @@ def settings_from_flags():
             epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
+            tensorboard_every=FLAGS.tensorboard_every,
             sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile,
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
             task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
+            task_sampling=FLAGS.task_sampling, sampling_temperature=FLAGS.sampling_temperature,
+            steps_per_epoch=FLAGS.steps_per_epoch,
         ),
     )
 

@@ -73,3 +73,17 @@ def test_task_masked_loss_gives_other_heads_no_gradient(demo_tasks):
     assert not any(p.startswith("demo_sentiment_head") for p in own)
     assert any(p.startswith("demo_pair_head") for p in own)
     assert {v.path for v in backbone.trainable_variables} <= own
+
+
+def test_models_saved_with_the_old_feature_key_still_load(tmp_path):
+    """Before the rename, HeadInput's vector reached the heads under "pooled"; such model.keras files load."""
+    from mtdnn_tf.models.linear_head import LinearHead
+
+    vector = keras.Input(shape=(8,), name="vector")
+    old_style = keras.Model(vector, LinearHead(units=3, name="t_head")({"pooled": vector}))
+    old_style.save(tmp_path / "old.keras")
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    x = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
+    np.testing.assert_allclose(loaded(x), old_style(x), atol=1e-6)
+    head = loaded.get_layer("t_head")
+    np.testing.assert_allclose(head({"head_input": x}), head({"pooled": x}), atol=1e-6)

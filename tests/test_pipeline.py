@@ -94,3 +94,29 @@ def test_bucketed_and_unbucketed_evaluation_give_the_same_metrics(demo_tasks, de
     reference = Evaluator(model, strategy, 32, bucketed=False).predict(
         demo_tasks["demo_similarity"], splits["demo_similarity"]["dev"])
     np.testing.assert_allclose(outputs, reference, atol=1e-5)
+
+
+def test_more_steps_than_batches_take_fresh_passes_and_skipping_resumes_mid_pass(demo_tasks, demo_dir,
+                                                                                demo_tokenizer):
+    from mtdnn_tf.data.packing import TextPacker
+    from mtdnn_tf.data.pipeline import pack_split, train_dataset
+    from mtdnn_tf.data.readers import read_split
+
+    task = demo_tasks["demo_sentiment"]
+    examples = read_split(task, "train", demo_dir).subset(range(40))
+    split = pack_split(TextPacker(demo_tokenizer, 24), examples, task=task)
+    split.features["token_ids"][:, 1] = np.arange(40) + 10  # make every row unique, to follow it
+    index = {int(row[1]): i for i, row in enumerate(split.features["token_ids"])}
+
+    def batches(skip, steps):
+        stream = train_dataset(split, 16, seed=3, epoch=1, task_index=0, skip_batches=skip, num_steps=steps)
+        return [[index[int(token)] for token in f["token_ids"].numpy()[:, 1]] for f, _ in stream]
+
+    full = batches(0, 7)  # 40 examples: passes of 3 batches (two of 16, one of 8); 7 steps = 2 passes + 1 batch
+    assert len(full) == 7 and [sorted(len(b) for b in full[i:i + 3]) for i in (0, 3)] == [[8, 16, 16]] * 2
+    first_pass, second_pass = sum(full[:3], []), sum(full[3:6], [])
+    assert sorted(first_pass) == sorted(second_pass) == list(range(40))  # each pass: every example once
+    assert first_pass != second_pass  # reshuffled
+    assert batches(0, None) == full[:3]  # the default, one pass: Algorithm 1's stream, unchanged
+    for skip in (1, 3, 4, 6, 7):
+        assert batches(skip, 7) == full[skip:]

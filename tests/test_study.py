@@ -49,16 +49,18 @@ def test_plan_orders_runs_after_what_they_start_from(tmp_path):
 
 @pytest.mark.slow
 def test_study_runs_once_and_writes_the_report(tmp_path):
+    import dataclasses
+
     from mtdnn_tf.data.synthetic import write_demo_suite
     from mtdnn_tf.studies.report import write_report
     from mtdnn_tf.studies.runner import run_study
 
     data = tmp_path / "data"
     write_demo_suite(data, train_size=64, dev_size=16)
-    config = _config(tmp_path, data)
+    config = dataclasses.replace(_config(tmp_path, data), compare_sampling="uniform")
     study_json = run_study(config, verbose=False)
     study = json.loads(study_json.read_text())
-    assert len(study["runs"]) == 12
+    assert len(study["runs"]) == 13
     mt_dir = tmp_path / "study" / "multi_task" / "seed1"
     assert (mt_dir / "model.keras").is_file()
     assert not (tmp_path / "study" / "single_task" / "demo_sentiment" / "seed1" / "model.keras").exists()
@@ -77,7 +79,12 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
                         notes=tmp_path / "notes.md", out_json=tmp_path / "runs.json")
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
-    assert len(runs) == 12
+    assert len(runs) == 13
+    header = next(line for line in text.splitlines() if line.startswith("| task | single-task"))
+    assert header.endswith("| multi-task, uniform sampling (seed 1) |")
+    sampled = runs["multi_task_uniform_sampling/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"]
+    row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
+    assert row.split("|")[5].strip() == f"{100 * sampled:.1f}"
     assert runs["single_task/demo_sentiment/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"] == single[0]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
     spread = 100 * float(np.std(single, ddof=1))
@@ -167,3 +174,20 @@ def test_plan_with_baseline_tasks_an_ablation_and_a_per_task_cap(tmp_path):
     assert mt.settings.train.task_max_examples == {"demo_sentiment": 40}
     with pytest.raises(UserInputError, match=r"^ablate: must be one of the multi-task tasks"):
         dataclasses.replace(config, ablate="demo_pair")
+
+
+def test_a_sampling_comparison_run_comes_last_and_leaves_the_plan_before_it_alone(tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(_config(tmp_path, tmp_path), tasks=["demo_sentiment", "demo_similarity"])
+    before = plan_study(config, target_train_size=64)
+    compared = dataclasses.replace(config, compare_sampling="temperature", sampling_temperature=3.0)
+    runs = plan_study(compared, target_train_size=64)
+    assert [r.name for r in runs[:-1]] == [r.name for r in before]  # a running study can take it on
+    last = runs[-1]
+    assert (last.name, last.kind) == ("multi_task_temperature_sampling/seed1", "sampling")
+    train = last.settings.train
+    assert (train.task_sampling, train.sampling_temperature, train.steps_per_epoch) == ("temperature", 3.0, 0)
+    assert last.settings.tasks == config.tasks and train.epochs == config.epochs
+    with pytest.raises(UserInputError, match=r"^compare_sampling: must be a sampler other than algorithm1"):
+        dataclasses.replace(config, compare_sampling="algorithm1")

@@ -137,3 +137,19 @@ def test_a_per_task_cap_limits_only_that_task(demo_tasks, demo_dir, demo_tokeniz
     assert trainer.config.total_steps(trainer.train_splits) == 2 * steps  # the schedule's length agrees
     with pytest.raises(UserInputError, match=r"^task_max_examples: must be task=N pairs with N at least 1"):
         TrainConfig(task_max_examples={"x": 0})
+
+
+def test_a_drawing_sampler_trains_its_budget_and_resumes_mid_epoch_exactly(demo_tasks, demo_dir, demo_tokenizer,
+                                                                           tmp_path):
+    tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
+    sampling = dict(task_sampling="uniform", steps_per_epoch=30, task_max_examples={"demo_similarity": 32})
+    straight = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "a", epochs=1, **sampling)
+    order = straight.config.epoch_order(straight.train_splits, 0)
+    assert len(order) == 30 and order.count("demo_similarity") > 2  # more than its 2 batches: several passes
+    straight.run_epoch(0)
+    stopped = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "b", epochs=1, **sampling)
+    stopped.run_epoch(0, stop=13)  # a stop mid-pass; the next call rebuilds every task's stream from its position
+    stopped.run_epoch(0)
+    assert int(straight.optimizer.iterations.numpy()) == int(stopped.optimizer.iterations.numpy()) == 30
+    for a, b in zip(straight.model.trainable_variables, stopped.model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)

@@ -90,9 +90,10 @@ def _trim(features, labels):
     return trim_features(features), labels
 
 
-def epoch_permutation(num_examples, seed, epoch, task_index):
-    """The order of one task's training examples in one epoch (deterministic)."""
-    rng = np.random.default_rng([seed, epoch, task_index])
+def epoch_permutation(num_examples, seed, epoch, task_index, pass_index=0):
+    """The order of one task's training examples in one epoch (deterministic); ``pass_index`` > 0
+    for further passes within the epoch (a sampler drew the task more often than it has batches)."""
+    rng = np.random.default_rng([seed, epoch, task_index] + ([pass_index] if pass_index else []))
     return rng.permutation(num_examples)
 
 
@@ -100,7 +101,8 @@ def num_batches(num_examples, batch_size):
     return -(-num_examples // batch_size)
 
 
-def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAULT_SORT_WINDOW, max_examples=0):
+def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAULT_SORT_WINDOW, max_examples=0,
+                pass_index=0):
     """One task's example order for one epoch: consecutive ``batch_size`` runs are its batches.
 
     Deterministic in (seed, epoch, task_index). With ``max_examples``, only the
@@ -109,7 +111,7 @@ def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAUL
     length before cutting, and the full batches are then shuffled; the partial
     batch, if any, stays last.
     """
-    order = epoch_permutation(len(lengths), seed, epoch, task_index)
+    order = epoch_permutation(len(lengths), seed, epoch, task_index, pass_index)
     if max_examples:
         order = order[:max_examples]
     if sort_window <= 1:
@@ -121,18 +123,36 @@ def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAUL
     ]) if len(order) else order
     full = len(order) // batch_size
     batches = order[: full * batch_size].reshape(full, batch_size)
-    shuffled = batches[np.random.default_rng([seed, epoch, task_index, 1]).permutation(full)]
+    shuffled = batches[np.random.default_rng([seed, epoch, task_index, 1] + ([pass_index] if pass_index else []))
+                       .permutation(full)]
     return np.concatenate([shuffled.reshape(-1), order[full * batch_size :]])
 
 
-def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, sort_window=DEFAULT_SORT_WINDOW,
-                  max_examples=0):
-    """One epoch of shuffled, bucketed batches for one task, starting after ``skip_batches``."""
-    order = epoch_order(split.lengths, batch_size, seed, epoch, task_index, sort_window, max_examples)
-    order = order[skip_batches * batch_size :]
+def _batched(split, order, batch_size):
     features = {k: split.features[k][order] for k in FEATURES}
-    dataset = tf.data.Dataset.from_tensor_slices((features, split.labels[order]))
-    return dataset.batch(batch_size).map(_trim).prefetch(tf.data.AUTOTUNE)
+    return tf.data.Dataset.from_tensor_slices((features, split.labels[order])).batch(batch_size)
+
+
+def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, sort_window=DEFAULT_SORT_WINDOW,
+                  max_examples=0, num_steps=None):
+    """One epoch of shuffled, bucketed batches for one task, starting after ``skip_batches``.
+
+    ``num_steps``: the task's batches this epoch (default: one pass over its
+    examples, as Algorithm 1 takes them). A sampler may draw a task more often:
+    each further pass is a fresh seeded shuffle (``pass_index``).
+    """
+    per_pass = num_batches(min(len(split), max_examples) if max_examples else len(split), batch_size)
+    num_steps = per_pass if num_steps is None else num_steps
+    passes = []
+    for pass_index in range(skip_batches // per_pass, num_batches(num_steps, per_pass)):
+        order = epoch_order(split.lengths, batch_size, seed, epoch, task_index, sort_window, max_examples, pass_index)
+        first = max(skip_batches - pass_index * per_pass, 0)
+        last = min(per_pass, num_steps - pass_index * per_pass)
+        passes.append(_batched(split, order[first * batch_size: last * batch_size], batch_size))
+    dataset = passes[0] if passes else _batched(split, np.zeros([0], np.int64), batch_size)
+    for later in passes[1:]:
+        dataset = dataset.concatenate(later)
+    return dataset.map(_trim).prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(split, batch_size, bucketed=True, order=None):

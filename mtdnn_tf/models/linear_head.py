@@ -4,6 +4,11 @@ import keras
 from keras import ops
 
 
+def _head_vector(features):
+    # Models saved before the key was renamed (it held HeadInput's output under "pooled") still load.
+    return features["head_input"] if "head_input" in features else features["pooled"]
+
+
 @keras.saving.register_keras_serializable(package="mtdnn_tf")
 class LinearHead(keras.layers.Layer):
     """Class logits (``units`` > 1) or a scalar score (``units`` == 1, squeezed to [batch]).
@@ -34,15 +39,15 @@ class LinearHead(keras.layers.Layer):
         )
 
     def build(self, features_shape):
-        self.dense.build(features_shape["head_input"])
+        self.dense.build(_head_vector(features_shape))
 
     def call(self, features, training=None):
-        x = self.dropout(features["head_input"], training=training)
+        x = self.dropout(_head_vector(features), training=training)
         x = self.dense(x)
         return ops.squeeze(x, -1) if self.units == 1 else x
 
     def compute_output_shape(self, features_shape):
-        batch = features_shape["head_input"][0]
+        batch = _head_vector(features_shape)[0]
         return (batch,) if self.units == 1 else (batch, self.units)
 
     def get_config(self):

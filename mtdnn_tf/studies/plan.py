@@ -6,6 +6,7 @@ import math
 from mtdnn_tf.errors import check_settings
 from mtdnn_tf.experiment import RunSettings
 from mtdnn_tf.models.head_input import HEAD_INPUTS
+from mtdnn_tf.training.task_sampling import SAMPLERS
 from mtdnn_tf.training.train_config import TrainConfig
 
 
@@ -30,6 +31,9 @@ class StudyConfig:
         baseline_tasks: the tasks with single-task and refinement runs (default: all).
         ablate: a task left out of one extra multi-task run (first seed).
         task_max_examples: per-task caps overriding ``max_examples_per_task``.
+        compare_sampling: a task sampler (e.g. 'temperature') for one extra multi-task
+            run (first seed) with the same number of steps as Algorithm 1.
+        sampling_temperature: that run's T for 'temperature' sampling.
     """
 
     tasks: list
@@ -56,6 +60,8 @@ class StudyConfig:
     baseline_tasks: list = None  # tasks with single-task and refinement runs (default: all of ``tasks``)
     ablate: str = None  # a source task left out of one extra multi-task run (first seed): what it brings
     task_max_examples: dict = dataclasses.field(default_factory=dict)  # per-task caps, e.g. {"sst2": 10000}
+    compare_sampling: str = None  # one extra multi-task run (first seed) drawing tasks this way
+    sampling_temperature: float = 2.0
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -76,6 +82,8 @@ class StudyConfig:
              "one of the multi-task tasks (not the only one)"),
             ("task_max_examples", lambda v: set(v) <= set(self.tasks) and all(n >= 1 for n in v.values()),
              "task=N pairs for multi-task tasks, N at least 1"),
+            ("compare_sampling", lambda v: v is None or (v in SAMPLERS.names() and v != "algorithm1"),
+             f"a sampler other than algorithm1 ({', '.join(SAMPLERS.names()[1:])})"),
         ])
 
 
@@ -156,4 +164,12 @@ def plan_study(config, target_train_size):
                 settings.train.max_examples_per_task = 0  # a fraction means all of that fraction
                 runs.append(PlannedRun(name, "adapt", settings, task=config.target, seed=sample,
                                        fraction=fraction, init=init, needs=source if init == "mtdnn" else None))
+    if config.compare_sampling:  # last, so adding it to a running study leaves the earlier runs' order alone
+        seed = config.seeds[0]
+        name = f"multi_task_{config.compare_sampling}_sampling/seed{seed}"
+        settings = _settings(config, name, config.tasks, seed, config.epochs)
+        # The same number of steps per epoch as Algorithm 1 (steps_per_epoch 0), drawn by the sampler.
+        settings.train = dataclasses.replace(settings.train, task_sampling=config.compare_sampling,
+                                             sampling_temperature=config.sampling_temperature)
+        runs.append(PlannedRun(name, "sampling", settings, seed=seed))
     return runs

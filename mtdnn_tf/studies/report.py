@@ -71,7 +71,8 @@ def collect(study):
     table = {}
     for entry in study["runs"].values():
         final = _final(entry["model_dir"])
-        task_names = [entry["task"]] if entry["task"] else config["tasks"]
+        # A multi-task run reports its own tasks (the ablation lacks the task it leaves out).
+        task_names = [entry["task"]] if entry["task"] else [n for n in config["tasks"] if n in final]
         for name in task_names:
             metric = primary_metric(tasks[name])
             value = final[name]["dev"][metric]
@@ -180,6 +181,11 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     if config.get("ablate"):  # one extra multi-task run without a source task (first seed)
         kinds.append("ablation")
         header += f" multi-task without {config['ablate']} (seed {config['seeds'][0]}) |"
+    if config.get("compare_sampling"):  # one extra multi-task run drawing tasks by a sampler (first seed)
+        kinds.append("sampling")
+        sampler = config["compare_sampling"] + (f", T={config['sampling_temperature']:g}"
+                                                if config["compare_sampling"] == "temperature" else "")
+        header += f" multi-task, {sampler} sampling (seed {config['seeds'][0]}) |"
     lines += [header, "|---|" + "---:|" * len(kinds)]
     for task in config["tasks"]:
         cells = [_cell(table[(kind, task, None, None)], each=True) if (kind, task, None, None) in table else "—"

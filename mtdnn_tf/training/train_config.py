@@ -5,6 +5,7 @@ import math
 
 from mtdnn_tf.data.pipeline import DEFAULT_SORT_WINDOW, num_batches
 from mtdnn_tf.errors import check_settings
+from mtdnn_tf.training.task_sampling import SAMPLERS
 
 
 @dataclasses.dataclass
@@ -31,6 +32,9 @@ class TrainConfig:
     tensorboard_every: int = 10  # write each task's training loss to TensorBoard every N steps; 0: never
     verbose: int = 1
     lazy_embedding_update: bool = False  # Adamax updates only the embedding rows a batch used (see LazyAdamax)
+    task_sampling: str = "algorithm1"  # which task each step uses (see task_sampling.py)
+    sampling_temperature: float = 2.0  # the 'temperature' sampler's T
+    steps_per_epoch: int = 0  # drawing samplers: steps per epoch (0: as many as Algorithm 1 takes)
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -47,6 +51,10 @@ class TrainConfig:
             ("evaluate_every", lambda v: v >= 0, "0 (after the last epoch only) or positive"),
             ("tensorboard_every", lambda v: v >= 0, "0 (never) or positive"),
             ("verbose", lambda v: v in (0, 1), "0 or 1"),
+            ("task_sampling", lambda v: v in SAMPLERS.names(), f"one of {', '.join(SAMPLERS.names())}"),
+            ("sampling_temperature", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+            ("steps_per_epoch", lambda v: v >= 0 and (v == 0 or self.task_sampling != "algorithm1"),
+             "0 with --task_sampling=algorithm1 (it takes every batch once), else 0 or positive"),
         ])
 
     def example_cap(self, task_name):
@@ -58,7 +66,22 @@ class TrainConfig:
         cap = self.example_cap(task_name)
         return min(num_examples, cap) if cap else num_examples
 
+    def epoch_batches(self, train_splits):
+        """Task -> its mini-batches in one pass over its epoch's examples."""
+        return {name: num_batches(self.epoch_examples(name, len(split)), self.batch_size)
+                for name, split in train_splits.items()}
+
+    def epoch_steps(self, train_splits):
+        """Optimizer steps per epoch: ``steps_per_epoch``, else every batch once (Algorithm 1)."""
+        return self.steps_per_epoch or sum(self.epoch_batches(train_splits).values())
+
     def total_steps(self, train_splits):
         """Optimizer steps of the whole run over ``train_splits`` (name -> split), for the schedule."""
-        return self.epochs * sum(num_batches(self.epoch_examples(name, len(split)), self.batch_size)
-                                 for name, split in train_splits.items())
+        return self.epochs * self.epoch_steps(train_splits)
+
+    def epoch_order(self, train_splits, epoch):
+        """The task of each step of ``epoch`` (see ``task_sampling``)."""
+        sizes = {name: self.epoch_examples(name, len(split)) for name, split in train_splits.items()}
+        return SAMPLERS.get(self.task_sampling).epoch_order(
+            sizes, self.epoch_batches(train_splits), self.seed, epoch, self.epochs, self.steps_per_epoch,
+            self.sampling_temperature)

@@ -4,8 +4,11 @@ Each epoch, every task's training set is shuffled and cut into mini-batches;
 all tasks' batches are merged and the merged list is shuffled; each step
 updates the shared encoder and one task's head with that task's loss. Other
 heads are not part of the step's variable list, so they get no gradient.
+(``TrainConfig.task_sampling`` can draw each step's task instead; see
+``task_sampling``.)
 """
 
+import dataclasses
 import math
 import pathlib
 import sys
@@ -14,14 +17,13 @@ import time
 import keras
 import tensorflow as tf
 
-from mtdnn_tf.data.pipeline import num_batches, train_dataset
+from mtdnn_tf.data.pipeline import train_dataset
 from mtdnn_tf.errors import NonFiniteLossError
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.mtdnn_model import task_model, task_variables
 from mtdnn_tf.training.checkpoints import CheckpointStore
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.run_record import RunRecord
-from mtdnn_tf.training.sampler import algorithm1_order
 from mtdnn_tf.training.strategies import is_chief
 
 
@@ -184,30 +186,30 @@ class MultiTaskTrainer:
         return last
 
     def run_epoch(self, epoch, stop=None, max_examples=None):
-        """Trains one epoch of Algorithm 1 from ``step_in_epoch`` on, up to step ``stop`` (default: its
-        end); no evaluation or epoch checkpoint. A later call goes on where this one stopped.
-        ``max_examples`` caps every task's examples of this epoch instead of the config's caps
-        (e.g. a short warm-up)."""
+        """Trains one epoch from ``step_in_epoch`` on, up to step ``stop`` (default: its end), in the
+        order of the configured task sampler (Algorithm 1 by default); no evaluation or epoch
+        checkpoint. A later call goes on where this one stopped. ``max_examples`` caps every task's
+        examples of this epoch instead of the config's caps (e.g. a short warm-up)."""
         cfg = self.config
-        caps = {name: max_examples if max_examples is not None else cfg.example_cap(name)
-                for name in self.train_splits}
-        epoch_examples = {name: min(len(split), caps[name]) if caps[name] else len(split)
-                          for name, split in self.train_splits.items()}
-        batches = {name: num_batches(epoch_examples[name], cfg.batch_size) for name in self.train_splits}
-        order = algorithm1_order(batches, cfg.seed, epoch)
+        if max_examples is not None:
+            cfg = dataclasses.replace(cfg, max_examples_per_task=max_examples, task_max_examples={})
+        epoch_examples = {name: cfg.epoch_examples(name, len(split)) for name, split in self.train_splits.items()}
+        per_pass = cfg.epoch_batches(self.train_splits)
+        order = cfg.epoch_order(self.train_splits, epoch)
         start = int(self.step_in_epoch.numpy())
-        done = {name: order[:start].count(name) for name in batches}
+        done = {name: order[:start].count(name) for name in self.train_splits}
         iterators = {}
         for name, split in self.train_splits.items():
             dataset = self.strategy.experimental_distribute_dataset(
                 train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], done[name],
-                              cfg.sort_window, caps[name]))
+                              cfg.sort_window, cfg.example_cap(name), num_steps=order.count(name)))
             if name not in self._steps:
                 self._steps[name] = self._make_train_step(name, dataset.element_spec)
             iterators[name] = iter(dataset)
         bar = keras.utils.Progbar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
         if cfg.verbose:
-            print(f"Epoch {epoch + 1}/{cfg.epochs}: {len(order)} steps over {len(batches)} tasks")
+            print(f"Epoch {epoch + 1}/{cfg.epochs}: {len(order)} steps over {len(self.train_splits)} tasks"
+                  + (f" ({cfg.task_sampling} sampling)" if cfg.task_sampling != "algorithm1" else ""))
         bar.update(start)
         seen, tick, loss_sum = 0, time.time(), 0.0
         for position in range(start, len(order) if stop is None else min(stop, len(order))):
@@ -228,7 +230,7 @@ class MultiTaskTrainer:
                                      "batch": done[name] + 1, "what": what})
                 print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
             self.step_in_epoch.assign(position + 1)
-            remaining = epoch_examples[name] - done[name] * cfg.batch_size
+            remaining = epoch_examples[name] - (done[name] % per_pass[name]) * cfg.batch_size
             seen += min(cfg.batch_size, remaining)
             done[name] += 1
             loss_sum += loss if math.isfinite(loss) else 0.0

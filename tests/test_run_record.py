@@ -1,0 +1,46 @@
+"""metrics.json and TensorBoard logs of a run: what is written, at which interval, and what a resume keeps."""
+
+import json
+
+import tensorflow as tf
+
+from mtdnn_tf.training.run_record import RunRecord
+
+
+def _logged_steps(model_dir, tag):
+    steps = []
+    for path in sorted((model_dir / "tensorboard").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+    return steps
+
+
+def test_training_losses_are_logged_at_the_configured_interval(tmp_path):
+    record = RunRecord(tmp_path / "a", tensorboard_every=4)
+    for step in range(1, 13):
+        record.training_loss(step, "rte", 0.5)
+    record.writer.flush()
+    assert _logged_steps(tmp_path / "a", "rte/loss") == [4, 8, 12]
+    never = RunRecord(tmp_path / "b", tensorboard_every=0)
+    never.training_loss(10, "rte", 0.5)
+    never.writer.flush()
+    assert _logged_steps(tmp_path / "b", "rte/loss") == []
+
+
+def test_a_resume_keeps_only_what_its_checkpoint_covers(tmp_path):
+    record = RunRecord(tmp_path, extra={"settings": {"x": 1}})
+    record.skip({"epoch": 1, "step": 3, "task": "rte"})
+    record.add_epoch(1, 10.0, {"rte": {"dev": {"accuracy": 0.6}}}, {"rte": {"dev": {"accuracy": 0.6}}})
+    record.skip({"epoch": 2, "step": 5, "task": "rte"})
+    record.skip({"epoch": 2, "step": 9, "task": "rte"})
+    record.add_epoch(2, 10.0, None, {"rte": {"dev": {"accuracy": 0.6}}})
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["settings"] == {"x": 1} and written["skipped_nonfinite_batches"] == 3
+    assert [e["epoch"] for e in written["epochs"]] == [1, 2] and written["epochs"][1]["metrics"] is None
+
+    resumed = RunRecord(tmp_path, write=False)
+    resumed.resume(epochs_done=1, steps_done=6)  # the checkpoint: epoch 2, step 6
+    assert [e["epoch"] for e in resumed.history] == [1]
+    assert [(s["epoch"], s["step"]) for s in resumed.skipped] == [(1, 3), (2, 5)]
+    assert resumed.last_metrics() == {"rte": {"dev": {"accuracy": 0.6}}}
+    assert resumed.writer is None  # a non-chief process writes nothing
