@@ -23,6 +23,14 @@ def squared_error(labels, scores):
     return tf.square(tf.cast(scores, tf.float32) - tf.cast(labels, tf.float32))
 
 
+def symmetric_kl(logits_a, logits_b):
+    """KL(p_a || p_b) + KL(p_b || p_a) per row, for the softmax distributions of two logit tensors
+    [..., classes] (log-probabilities work too: softmax of them is the same distribution)."""
+    log_a = tf.nn.log_softmax(tf.cast(logits_a, tf.float32), axis=-1)
+    log_b = tf.nn.log_softmax(tf.cast(logits_b, tf.float32), axis=-1)
+    return tf.reduce_sum((tf.exp(log_a) - tf.exp(log_b)) * (log_a - log_b), axis=-1)
+
+
 def listwise_ranking_loss(labels, scores, gamma=1.0):
     """Negative log-likelihood of the positive candidates under a softmax over each group
     (the paper's equations 8-9): -log sum_{positive a} exp(gamma s_a) / sum_a exp(gamma s_a).

@@ -71,6 +71,13 @@ flags.DEFINE_string("task_sampling", "algorithm1", "Which task each step uses: a
                     "(size^(1/T)) or annealed (proportional towards uniform over the epochs).")
 flags.DEFINE_float("sampling_temperature", 2.0, "T of --task_sampling=temperature.")
 flags.DEFINE_integer("steps_per_epoch", 0, "Steps per epoch of a drawing sampler (0: as many as Algorithm 1 takes).")
+flags.DEFINE_bool("smart", False, "SMART adversarial regularisation (Jiang et al. 2020) of every task, unless its "
+                  "YAML says otherwise (smart: {enabled: false}); see the README's SMART section.")
+flags.DEFINE_float("smart_alpha", 1.0, "SMART: weight of the regulariser.")
+flags.DEFINE_integer("smart_steps", 1, "SMART: projected ascent steps K.")
+flags.DEFINE_float("smart_step_size", 1e-5, "SMART: ascent step size.")
+flags.DEFINE_float("smart_noise_var", 1e-5, "SMART: scale of the initial Gaussian noise on the embeddings.")
+flags.DEFINE_float("smart_epsilon", 1e-6, "SMART: epsilon of the infinity-norm projection.")
 flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient is NaN or infinite (counted, "
                   "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
 flags.DEFINE_bool("lazy_embedding_update", False, "Adamax updates only the embedding rows each batch uses "
@@ -96,6 +103,7 @@ def parse_heads(items):
 
 def settings_from_flags():
     from mtdnn_tf.experiment import RunSettings  # noqa: PLC0415 - after flag parsing: imports TensorFlow
+    from mtdnn_tf.training.smart import SmartConfig  # noqa: PLC0415
     from mtdnn_tf.training.train_config import TrainConfig  # noqa: PLC0415
 
     return RunSettings(
@@ -118,6 +126,9 @@ def settings_from_flags():
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
             task_sampling=FLAGS.task_sampling, sampling_temperature=FLAGS.sampling_temperature,
             steps_per_epoch=FLAGS.steps_per_epoch,
+            smart=SmartConfig(enabled=FLAGS.smart, alpha=FLAGS.smart_alpha, steps=FLAGS.smart_steps,
+                              step_size=FLAGS.smart_step_size, noise_var=FLAGS.smart_noise_var,
+                              epsilon=FLAGS.smart_epsilon),
         ),
     )
 
@@ -129,7 +140,8 @@ def _train():
     try:
         settings = settings_from_flags()
     except SettingError as e:  # the library names its setting; say which flag it came from
-        raise as_flag_error(e, {"head_overrides": "heads"}) from None
+        smart_flags = {name: f"smart_{name}" for name in ("alpha", "steps", "step_size", "noise_var", "epsilon")}
+        raise as_flag_error(e, {"head_overrides": "heads", **smart_flags}) from None
     run(settings)
 
 

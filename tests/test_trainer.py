@@ -40,6 +40,7 @@ def test_rerun_resumes_from_latest_checkpoint(demo_tasks, demo_dir, demo_tokeniz
     assert [e["epoch"] for e in record["epochs"]] == [1, 2]
 
 
+@pytest.mark.slow
 def test_xla_and_mixed_bfloat16_training_steps_run_and_learn(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
     import keras
 

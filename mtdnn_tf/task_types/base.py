@@ -3,7 +3,8 @@
 The methods, by the module that asks:
 - tasks (YAML checks): ``validate``, ``num_outputs``;
 - data (readers, packing, sampling): ``parse_label``, ``label_dtype``, ``packed_split``, ``sample_fraction``;
-- model and training: ``forward``, ``per_example_loss``;
+- model and training: ``forward`` (``flatten_features``, ``unflatten_outputs``), ``per_example_loss``,
+  ``divergence`` (SMART);
 - evaluation: ``compute_metrics``, ``chance_level``;
 - serving: ``text_input_signature``, ``serve_text``, ``token_id_rank``, ``mask_padding``,
   ``serving_outputs``, ``tflite_outputs``, ``prediction_strings``.
@@ -69,8 +70,21 @@ class TaskType:
 
     # -- model and training ----------------------------------------------------
     def forward(self, head_model, features, training=False):
-        """The head model's raw output on a batch of packed features."""
-        return head_model(features, training=training)
+        """The head model's raw output on a batch of packed features (batch units)."""
+        return self.unflatten_outputs(head_model(self.flatten_features(features), training=training), features)
+
+    def flatten_features(self, features):
+        """The batch's features as packed sequences [n, length] for the encoder."""
+        return features
+
+    def unflatten_outputs(self, raw, features):
+        """Per-sequence outputs back in the batch's units."""
+        return raw
+
+    def divergence(self, clean, perturbed, features):
+        """Per-unit divergence between two outputs for the same inputs (SMART's regulariser):
+        squared error of scores by default."""
+        return tf.square(tf.cast(clean, tf.float32) - tf.cast(perturbed, tf.float32))
 
     def per_example_loss(self, task, labels, outputs):
         """Unweighted float32 loss per batch unit."""

@@ -36,6 +36,10 @@ class ClassificationType(TaskType):
     def per_example_loss(self, task, labels, outputs):
         return losses.cross_entropy(labels, outputs)
 
+    def divergence(self, clean, perturbed, features):
+        """Symmetric KL between the class distributions (logits or SAN log-probabilities)."""
+        return losses.symmetric_kl(clean, perturbed)
+
     def chance_level(self, task, labels):
         """Accuracy, F1 and MCC of always predicting the majority class."""
         classes = self.num_outputs(task)

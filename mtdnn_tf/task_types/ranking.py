@@ -52,11 +52,20 @@ class RankingType(TaskType):
         chosen = {keys[i] for i in drawn}
         return examples.subset([i for i, key in enumerate(examples.groups) if key in chosen])
 
-    def forward(self, head_model, features, training=False):
-        """Flattens [groups, size, length] to pairs for the head; scores come back [groups, size]."""
-        shape = tf.shape(features["token_ids"])
-        pairs = {k: tf.reshape(v, [-1, shape[-1]]) for k, v in features.items()}
-        return tf.reshape(head_model(pairs, training=training), shape[:2])
+    def flatten_features(self, features):
+        """[groups, size, length] -> pairs [groups * size, length] for the head."""
+        length = tf.shape(features["token_ids"])[-1]
+        return {k: tf.reshape(v, [-1, length]) for k, v in features.items()}
+
+    def unflatten_outputs(self, raw, features):
+        """Pair scores back to [groups, size]."""
+        return tf.reshape(raw, tf.shape(features["token_ids"])[:2])
+
+    def divergence(self, clean, perturbed, features):
+        """Symmetric KL between the two softmax distributions over each group's real candidates."""
+        real = tf.reduce_any(features["padding_mask"] > 0, axis=-1)
+        mask = lambda scores: tf.where(real, tf.cast(scores, tf.float32), MASKED_SCORE)  # noqa: E731
+        return losses.symmetric_kl(mask(clean), mask(perturbed))
 
     def per_example_loss(self, task, labels, outputs):
         return losses.listwise_ranking_loss(labels, outputs, task.head.gamma)

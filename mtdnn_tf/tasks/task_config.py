@@ -45,6 +45,18 @@ class HeadConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class SmartOverrides:
+    """This task's SMART settings where they differ from the run's (``--smart_*`` flags); unset: the run's."""
+
+    enabled: bool = field("bool", None, doc="regularise this task (or not) whatever the run says")
+    alpha: float = field("float", None)
+    steps: int = field("int", None)
+    step_size: float = field("float", None)
+    noise_var: float = field("float", None)
+    epsilon: float = field("float", None)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class FileSplit:
     """One split file. Columns are header names (with ``header: true``) or 0-based indices."""
 
@@ -97,6 +109,7 @@ class TaskConfig:
     metrics: tuple = field("str_list")
     head: HeadConfig = field(HeadConfig, HeadConfig())
     loss_weight: float = field("float", 1.0)
+    smart: SmartOverrides = field(SmartOverrides, SmartOverrides())
     eval_splits: tuple = field("str_list", ("dev",))
     no_positive: str = field("str", "error", choices=("error", "skip"), doc="ranking groups without a positive")
     files: FileSource = field(FileSource, None)
@@ -135,6 +148,13 @@ def _validate(task, path):
     if task.head.san_steps < 1:
         fail("head.san_steps", f"must be at least 1, got {task.head.san_steps}")
     get_head_kind(task.head.kind).validate(task, fail)
+    for name, low, requirement in [("alpha", 0, "0 or positive"), ("steps", 0, "0 or positive"),
+                                   ("step_size", 0, "0 or positive"), ("noise_var", 0, "0 or positive")]:
+        value = getattr(task.smart, name)
+        if value is not None and not value >= low:
+            fail(f"smart.{name}", f"must be {requirement}, got {value}")
+    if task.smart.epsilon is not None and not task.smart.epsilon > 0:
+        fail("smart.epsilon", f"must be positive, got {task.smart.epsilon}")
     if task.loss_weight <= 0:
         fail("loss_weight", f"must be positive, got {task.loss_weight}")
     if task.files is None and task.tfds is None:

@@ -5,6 +5,7 @@ import math
 
 from mtdnn_tf.data.pipeline import DEFAULT_SORT_WINDOW, num_batches
 from mtdnn_tf.errors import check_settings
+from mtdnn_tf.training.smart import SmartConfig
 from mtdnn_tf.training.task_sampling import SAMPLERS
 
 
@@ -35,6 +36,7 @@ class TrainConfig:
     task_sampling: str = "algorithm1"  # which task each step uses (see task_sampling.py)
     sampling_temperature: float = 2.0  # the 'temperature' sampler's T
     steps_per_epoch: int = 0  # drawing samplers: steps per epoch (0: as many as Algorithm 1 takes)
+    smart: SmartConfig = dataclasses.field(default_factory=SmartConfig)  # adversarial regularisation (off)
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")

@@ -24,6 +24,7 @@ from mtdnn_tf.models.mtdnn_model import task_model, task_variables
 from mtdnn_tf.training.checkpoints import CheckpointStore
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.run_record import RunRecord
+from mtdnn_tf.training.smart import EmbeddingPath, outputs_and_regularizer, smart_seed
 from mtdnn_tf.training.strategies import is_chief
 
 
@@ -80,10 +81,19 @@ class MultiTaskTrainer:
 
         scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
 
+        smart = self.config.smart.for_task(task.smart)
+        path = EmbeddingPath(self.model) if smart.enabled else None
+
         def loss_and_gradients(features, labels):
             with tf.GradientTape() as tape:
-                outputs = task.task_type.forward(head_model, features, training=True)
-                loss = task_loss(task, labels, outputs, replicas)
+                if smart.enabled:  # SMART: the clean outputs and the adversarial regulariser (see smart.py)
+                    outputs, regularizer = outputs_and_regularizer(
+                        task, smart, path, features, smart_seed(self.config.seed, self.optimizer.iterations))
+                    loss = (task_loss(task, labels, outputs, replicas)
+                            + smart.alpha * regularizer * task.loss_weight / replicas)
+                else:
+                    outputs = task.task_type.forward(head_model, features, training=True)
+                    loss = task_loss(task, labels, outputs, replicas)
                 scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
             return loss, tape.gradient(scaled_loss, variables)
 

@@ -1,0 +1,126 @@
+"""SMART adversarial regularisation (Jiang et al., ACL 2020), as the official MT-DNN trains with it.
+
+For a batch of one task: perturb the encoder's embedding output with small
+Gaussian noise (variance ``noise_var``), take ``steps`` ascent steps on the
+divergence between the clean and the perturbed outputs (each step: noise +=
+``step_size`` x gradient, then each token's noise vector divided by its
+largest absolute entry plus ``epsilon``: the infinity-norm projection), and
+add ``alpha`` x the divergence at the final noise to the task loss. The
+divergence is the task type's (``TaskType.divergence``): symmetric KL of the
+class (or ranking) distributions, squared error of regression scores. A
+non-finite ascent gradient drops the regulariser for that batch (as the
+official code does); the trainer's non-finite guard still checks the total.
+
+The noise is drawn from a stateless generator seeded by (run seed, optimizer
+step): a resumed run perturbs exactly as an uninterrupted one.
+"""
+
+import dataclasses
+import math
+
+import tensorflow as tf
+
+from mtdnn_tf.errors import check_settings
+
+
+@dataclasses.dataclass(frozen=True)
+class SmartConfig:
+    """SMART settings of a run (defaults: the official MT-DNN's); off unless ``enabled``."""
+
+    enabled: bool = False
+    alpha: float = 1.0  # weight of the regulariser in the loss
+    steps: int = 1  # ascent steps K
+    step_size: float = 1e-5
+    noise_var: float = 1e-5  # the initial noise's standard deviation, as the official code uses it
+    epsilon: float = 1e-6  # in the projection's denominator
+
+    def __post_init__(self):
+        finite = lambda v: math.isfinite(v)  # noqa: E731
+        check_settings(self, [
+            ("alpha", lambda v: finite(v) and v >= 0, "0 or positive"),
+            ("steps", lambda v: v >= 0, "0 or positive"),
+            ("step_size", lambda v: finite(v) and v >= 0, "0 or positive"),
+            ("noise_var", lambda v: finite(v) and v >= 0, "0 or positive"),
+            ("epsilon", lambda v: finite(v) and v > 0, "positive"),
+        ])
+
+    def for_task(self, overrides):
+        """These settings with a task's YAML ``smart`` section (its non-empty fields) applied."""
+        changed = {f.name: getattr(overrides, f.name) for f in dataclasses.fields(overrides)
+                   if getattr(overrides, f.name) is not None}
+        return dataclasses.replace(self, **changed) if changed else self
+
+
+class EmbeddingPath:
+    """The multi-task model split at the encoder's embedding output, so the embeddings can be perturbed.
+
+    ``outputs(task, embed(features), features)`` computes what the model's
+    task output computes (tested), from embeddings that may carry noise.
+    """
+
+    def __init__(self, model):
+        import keras_hub  # noqa: PLC0415
+
+        self.model = model
+        self.backbone = next(layer for layer in model.layers if isinstance(layer, keras_hub.models.BertBackbone))
+        self.head_input = model.get_layer("head_input")
+
+    def embed(self, features, training=False):
+        """Token + position + segment embeddings, normalised (and dropped out in training): [n, length, hidden]."""
+        b = self.backbone
+        tokens = b.token_embedding(features["token_ids"])
+        x = b.embeddings_add((tokens, b.position_embedding(tokens), b.segment_embedding(features["segment_ids"])))
+        return b.embeddings_dropout(b.embeddings_layer_norm(x), training=training)
+
+    def outputs(self, task, embeddings, features, training=False):
+        """The task head's raw output from (flattened) packed ``features`` whose embeddings are ``embeddings``."""
+        b, mask = self.backbone, features["padding_mask"]
+        x = embeddings
+        for layer in b.transformer_layers:
+            x = layer(x, padding_mask=mask, training=training)
+        pooled = b.pooled_dense(x[:, b.cls_token_index, :])
+        head_features = {"head_input": self.head_input(x, pooled, mask), "sequence_output": x,
+                         "padding_mask": mask, "segment_ids": features["segment_ids"]}
+        return self.model.get_layer(f"{task.name}_head")(head_features, training=training)
+
+
+def _project(noise, epsilon):
+    """Each token's noise vector divided by its largest absolute entry (infinity norm) plus ``epsilon``."""
+    return noise / (tf.reduce_max(tf.abs(noise), axis=-1, keepdims=True) + epsilon)
+
+
+def outputs_and_regularizer(task, config, path, features, seed, training=True):
+    """(the task's clean outputs, SMART's regulariser: the mean divergence at the adversarial noise).
+
+    Args:
+        task: TaskConfig; config: its SmartConfig (``SmartConfig.for_task``).
+        path: the model's EmbeddingPath.
+        features: the batch (in the task's units; ranking groups are flattened here).
+        seed: int32 [2] seed of the noise (e.g. run seed and optimizer step).
+    """
+    kind = task.task_type
+    flat = kind.flatten_features(features)
+    embeddings = path.embed(flat, training=training)
+
+    def outputs(noise):
+        return kind.unflatten_outputs(path.outputs(task, embeddings + noise, flat, training=training), features)
+
+    clean = outputs(tf.zeros_like(embeddings))
+    target = tf.stop_gradient(clean)
+    noise = tf.random.stateless_normal(tf.shape(embeddings), seed, dtype=embeddings.dtype) * config.noise_var
+    usable = tf.constant(True)
+    for _ in range(config.steps):
+        with tf.GradientTape() as tape:
+            tape.watch(noise)
+            ascent = tf.reduce_mean(kind.divergence(target, outputs(noise), features))
+        gradient = tape.gradient(ascent, noise)
+        usable &= tf.math.is_finite(tf.norm(tf.cast(gradient, tf.float32)))
+        noise = tf.stop_gradient(_project(noise + config.step_size * gradient, config.epsilon))
+    regularizer = tf.reduce_mean(kind.divergence(clean, outputs(noise), features))
+    return clean, tf.where(usable, regularizer, 0.0)
+
+
+def smart_seed(run_seed, step):
+    """The noise seed of one optimizer step."""
+    return tf.stack([tf.constant(run_seed, tf.int32), tf.cast(step, tf.int32)])
+
