@@ -26,6 +26,7 @@ from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initial
 from mtdnn_tf.run_directory import load_trained_model, save_run
 from mtdnn_tf.tasks import load_tasks, with_head_kind
 from mtdnn_tf.training.assembly import make_trainer
+from mtdnn_tf.training.distillation import attach_soft_targets
 from mtdnn_tf.training.precision import AUTO as AUTO_PRECISION
 from mtdnn_tf.training.precision import resolve_policy
 from mtdnn_tf.training.strategies import STRATEGIES, make_strategy
@@ -59,6 +60,7 @@ class RunSettings:
     fraction_seed: int = 0
     save_model: bool = True  # write model.keras etc. at the end (the study skips it for throw-away runs)
     cache_dir: str = None  # cache tokenised splits of files here (reused while inputs are unchanged)
+    teachers: list = dataclasses.field(default_factory=list)  # finished runs whose predictions are soft targets
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     @property
@@ -166,6 +168,13 @@ def run(settings, verbose=True):
     data = load_packed_data(tasks, TextPacker(tokenizer, settings.max_seq_length), settings.data_source_spec,
                             settings.train_fraction, settings.fraction_seed, settings.cache_dir, verbose)
 
+    distillation = {}
+    if settings.teachers:
+        train, distillation = attach_soft_targets(data.train, tasks, settings.teachers, tokenizer,
+                                                  settings.max_seq_length, settings.cache_dir or settings.model_dir,
+                                                  verbose)
+        data = data._replace(train=train)
+
     def initialize(model):
         loaded = initialize_from(model, source.model, list(tasks))
         if verbose:
@@ -179,7 +188,8 @@ def run(settings, verbose=True):
         initialize=initialize if source is not None else None,
         extra_record={"skipped_rows": data.skipped, "truncated": data.truncated,
                       "settings": dataclasses.asdict(settings),
-                      "train_examples": {name: len(split) for name, split in data.train.items()}},
+                      "train_examples": {name: len(split) for name, split in data.train.items()},
+                      **({"distillation": distillation} if distillation else {})},
     )
     results = trainer.train()
     if trainer.chief and settings.save_model:

@@ -23,6 +23,12 @@ def squared_error(labels, scores):
     return tf.square(tf.cast(scores, tf.float32) - tf.cast(labels, tf.float32))
 
 
+def soft_cross_entropy(soft_targets, logits):
+    """Cross-entropy per row of a target distribution [..., classes] and logits (knowledge distillation)."""
+    return -tf.reduce_sum(tf.cast(soft_targets, tf.float32) * tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1),
+                          axis=-1)
+
+
 def symmetric_kl(logits_a, logits_b):
     """KL(p_a || p_b) + KL(p_b || p_a) per row, for the softmax distributions of two logit tensors
     [..., classes] (log-probabilities work too: softmax of them is the same distribution)."""
@@ -57,4 +63,11 @@ def task_loss(task, labels, outputs, num_replicas=1):
     """Mean loss of the batch times the task's loss weight, divided across replicas
     so that summing the replicas' gradients gives the global-batch mean."""
     loss = tf.reduce_mean(per_example_loss(task, labels, outputs))
+    return loss * task.loss_weight / num_replicas
+
+
+def soft_task_loss(task, soft_targets, outputs, features, num_replicas=1):
+    """Knowledge distillation: the mean loss against the teachers' soft targets (its task type's
+    ``soft_loss``), weighted and divided across replicas like ``task_loss``."""
+    loss = tf.reduce_mean(task.task_type.soft_loss(task, soft_targets, outputs, features))
     return loss * task.loss_weight / num_replicas

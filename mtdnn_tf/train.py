@@ -78,6 +78,10 @@ flags.DEFINE_integer("smart_steps", 1, "SMART: projected ascent steps K.")
 flags.DEFINE_float("smart_step_size", 1e-5, "SMART: ascent step size.")
 flags.DEFINE_float("smart_noise_var", 1e-5, "SMART: scale of the initial Gaussian noise on the embeddings.")
 flags.DEFINE_float("smart_epsilon", 1e-6, "SMART: epsilon of the infinity-norm projection.")
+flags.DEFINE_list("teachers", [], "Knowledge distillation: finished runs' --model_dir values (e.g. an ensemble of "
+                  "seeds) whose averaged predictions become soft targets for the tasks they share with this run.")
+flags.DEFINE_float("distill_weight", 0.5, "With --teachers: weight of the soft-target loss (the gold-label loss gets "
+                   "1 minus it); a task YAML's distill_weight overrides it.")
 flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient is NaN or infinite (counted, "
                   "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
 flags.DEFINE_bool("lazy_embedding_update", False, "Adamax updates only the embedding rows each batch uses "
@@ -114,7 +118,7 @@ def settings_from_flags():
         head_input=FLAGS.head_input, head_overrides=parse_heads(FLAGS.heads), skip_malformed=FLAGS.skip_malformed,
         strategy=FLAGS.strategy, tpu=FLAGS.tpu, mixed_precision=FLAGS.mixed_precision,
         init_from=FLAGS.init_from, train_fraction=FLAGS.train_fraction, fraction_seed=FLAGS.fraction_seed,
-        cache_dir=FLAGS.cache_dir,
+        cache_dir=FLAGS.cache_dir, teachers=FLAGS.teachers,
         train=TrainConfig(
             epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
@@ -124,7 +128,8 @@ def settings_from_flags():
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
             task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
-            task_sampling=FLAGS.task_sampling, sampling_temperature=FLAGS.sampling_temperature,
+            distill_weight=FLAGS.distill_weight, task_sampling=FLAGS.task_sampling,
+            sampling_temperature=FLAGS.sampling_temperature,
             steps_per_epoch=FLAGS.steps_per_epoch,
             smart=SmartConfig(enabled=FLAGS.smart, alpha=FLAGS.smart_alpha, steps=FLAGS.smart_steps,
                               step_size=FLAGS.smart_step_size, noise_var=FLAGS.smart_noise_var,

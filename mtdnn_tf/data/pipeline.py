@@ -33,6 +33,7 @@ class PackedSplit:
     ``group_matrix`` [groups, size] holds the example index of each candidate.
     ``ids`` are always per example, in file order. ``truncation`` counts the
     examples that lost tokens to the packed length (see ``truncation_counts``).
+    With ``soft_targets``, training batches carry (labels, soft targets) as labels.
     """
 
     features: dict
@@ -42,6 +43,7 @@ class PackedSplit:
     source: str = ""
     group_matrix: np.ndarray = None
     truncation: dict = None
+    soft_targets: np.ndarray = None  # knowledge distillation: the teachers' targets per unit (see distillation)
 
     def __len__(self):
         return len(self.features["token_ids"])
@@ -130,7 +132,10 @@ def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAUL
 
 def _batched(split, order, batch_size):
     features = {k: split.features[k][order] for k in FEATURES}
-    return tf.data.Dataset.from_tensor_slices((features, split.labels[order])).batch(batch_size)
+    labels = split.labels[order]
+    if split.soft_targets is not None:
+        labels = (labels, split.soft_targets[order])
+    return tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
 
 
 def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, sort_window=DEFAULT_SORT_WINDOW,

@@ -5,6 +5,7 @@ The methods, by the module that asks:
 - data (readers, packing, sampling): ``parse_label``, ``label_dtype``, ``packed_split``, ``sample_fraction``;
 - model and training: ``forward`` (``flatten_features``, ``unflatten_outputs``), ``per_example_loss``,
   ``divergence`` (SMART);
+- knowledge distillation: ``teacher_targets``, ``soft_loss``;
 - evaluation: ``compute_metrics``, ``chance_level``;
 - serving: ``text_input_signature``, ``serve_text``, ``token_id_rank``, ``mask_padding``,
   ``serving_outputs``, ``tflite_outputs``, ``prediction_strings``.
@@ -89,6 +90,15 @@ class TaskType:
     def per_example_loss(self, task, labels, outputs):
         """Unweighted float32 loss per batch unit."""
         raise NotImplementedError
+
+    # -- knowledge distillation ----------------------------------------------
+    def teacher_targets(self, task, teacher_outputs, split):
+        """Soft targets from several teachers' outputs on ``split`` (a PackedSplit): their mean score."""
+        return np.mean([np.asarray(o, np.float32) for o in teacher_outputs], axis=0)
+
+    def soft_loss(self, task, soft_targets, outputs, features):
+        """Per-unit loss against soft targets: squared error of scores by default."""
+        return tf.square(tf.cast(outputs, tf.float32) - tf.cast(soft_targets, tf.float32))
 
     # -- evaluation ----------------------------------------------------------
     def compute_metrics(self, task, outputs, labels):

@@ -9,6 +9,11 @@ from mtdnn_tf.task_types.base import TaskType
 from mtdnn_tf.task_types.registry import register_task_type
 
 
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 @register_task_type
 class ClassificationType(TaskType):
     """Logits [batch, classes] (SAN heads: log-probabilities), cross-entropy loss.
@@ -39,6 +44,13 @@ class ClassificationType(TaskType):
     def divergence(self, clean, perturbed, features):
         """Symmetric KL between the class distributions (logits or SAN log-probabilities)."""
         return losses.symmetric_kl(clean, perturbed)
+
+    def teacher_targets(self, task, teacher_outputs, split):
+        """The teachers' class probabilities, averaged."""
+        return np.mean([_softmax(np.asarray(o, np.float64)) for o in teacher_outputs], axis=0).astype(np.float32)
+
+    def soft_loss(self, task, soft_targets, outputs, features):
+        return losses.soft_cross_entropy(soft_targets, outputs)
 
     def chance_level(self, task, labels):
         """Accuracy, F1 and MCC of always predicting the majority class."""

@@ -70,6 +70,20 @@ class RankingType(TaskType):
     def per_example_loss(self, task, labels, outputs):
         return losses.listwise_ranking_loss(labels, outputs, task.head.gamma)
 
+    def teacher_targets(self, task, teacher_outputs, split):
+        """The teachers' distributions over each group's real candidates, averaged (0 on padding)."""
+        real = split.group_matrix >= 0
+        distributions = []
+        for outputs in teacher_outputs:
+            scores = np.where(real, np.asarray(outputs, np.float64), -np.inf)
+            shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+            distributions.append(shifted / shifted.sum(axis=-1, keepdims=True))
+        return np.mean(distributions, axis=0).astype(np.float32)
+
+    def soft_loss(self, task, soft_targets, outputs, features):
+        real = tf.reduce_any(features["padding_mask"] > 0, axis=-1)
+        return losses.soft_cross_entropy(soft_targets, tf.where(real, tf.cast(outputs, tf.float32), MASKED_SCORE))
+
     def chance_level(self, task, labels):
         """The expected metrics of random candidate scores (50 seeded draws)."""
         rng = np.random.default_rng(0)

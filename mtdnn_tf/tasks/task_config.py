@@ -110,6 +110,7 @@ class TaskConfig:
     head: HeadConfig = field(HeadConfig, HeadConfig())
     loss_weight: float = field("float", 1.0)
     smart: SmartOverrides = field(SmartOverrides, SmartOverrides())
+    distill_weight: float = field("float", None, doc="with --teachers: this task's soft-target weight in [0, 1]")
     eval_splits: tuple = field("str_list", ("dev",))
     no_positive: str = field("str", "error", choices=("error", "skip"), doc="ranking groups without a positive")
     files: FileSource = field(FileSource, None)
@@ -155,6 +156,8 @@ def _validate(task, path):
             fail(f"smart.{name}", f"must be {requirement}, got {value}")
     if task.smart.epsilon is not None and not task.smart.epsilon > 0:
         fail("smart.epsilon", f"must be positive, got {task.smart.epsilon}")
+    if task.distill_weight is not None and not 0 <= task.distill_weight <= 1:
+        fail("distill_weight", f"must be in [0, 1], got {task.distill_weight}")
     if task.loss_weight <= 0:
         fail("loss_weight", f"must be positive, got {task.loss_weight}")
     if task.files is None and task.tfds is None:

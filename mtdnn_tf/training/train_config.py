@@ -37,6 +37,7 @@ class TrainConfig:
     sampling_temperature: float = 2.0  # the 'temperature' sampler's T
     steps_per_epoch: int = 0  # drawing samplers: steps per epoch (0: as many as Algorithm 1 takes)
     smart: SmartConfig = dataclasses.field(default_factory=SmartConfig)  # adversarial regularisation (off)
+    distill_weight: float = 0.5  # with teachers: weight of the soft-target loss (the gold loss gets 1 - it)
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -55,6 +56,7 @@ class TrainConfig:
             ("verbose", lambda v: v in (0, 1), "0 or 1"),
             ("task_sampling", lambda v: v in SAMPLERS.names(), f"one of {', '.join(SAMPLERS.names())}"),
             ("sampling_temperature", lambda v: math.isfinite(v) and v > 0, "a positive number"),
+            ("distill_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
             ("steps_per_epoch", lambda v: v >= 0 and (v == 0 or self.task_sampling != "algorithm1"),
              "0 with --task_sampling=algorithm1 (it takes every batch once), else 0 or positive"),
         ])

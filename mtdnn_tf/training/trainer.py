@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from mtdnn_tf.data.pipeline import train_dataset
 from mtdnn_tf.errors import NonFiniteLossError
-from mtdnn_tf.losses import task_loss
+from mtdnn_tf.losses import soft_task_loss, task_loss
 from mtdnn_tf.models.mtdnn_model import task_model, task_variables
 from mtdnn_tf.training.checkpoints import CheckpointStore
 from mtdnn_tf.training.evaluator import Evaluator
@@ -84,16 +84,24 @@ class MultiTaskTrainer:
         smart = self.config.smart.for_task(task.smart)
         path = EmbeddingPath(self.model) if smart.enabled else None
 
+        distill_weight = self.config.distill_weight if task.distill_weight is None else task.distill_weight
+
         def loss_and_gradients(features, labels):
+            # With knowledge distillation, labels are (gold labels, the teachers' soft targets).
+            gold, soft = labels if isinstance(labels, tuple) else (labels, None)
             with tf.GradientTape() as tape:
+                regularizer = None
                 if smart.enabled:  # SMART: the clean outputs and the adversarial regulariser (see smart.py)
                     outputs, regularizer = outputs_and_regularizer(
                         task, smart, path, features, smart_seed(self.config.seed, self.optimizer.iterations))
-                    loss = (task_loss(task, labels, outputs, replicas)
-                            + smart.alpha * regularizer * task.loss_weight / replicas)
                 else:
                     outputs = task.task_type.forward(head_model, features, training=True)
-                    loss = task_loss(task, labels, outputs, replicas)
+                loss = task_loss(task, gold, outputs, replicas)
+                if soft is not None:
+                    loss = ((1.0 - distill_weight) * loss
+                            + distill_weight * soft_task_loss(task, soft, outputs, features, replicas))
+                if regularizer is not None:
+                    loss += smart.alpha * regularizer * task.loss_weight / replicas
                 scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
             return loss, tape.gradient(scaled_loss, variables)
 
