@@ -49,6 +49,7 @@ VARIANTS = {
     "lazy_bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16", lazy_embedding_update=True),
     "xla": dict(jit_compile=True, mixed_precision=None),
     "xla_bf16": dict(jit_compile=True, mixed_precision="mixed_bfloat16"),
+    "smart": dict(jit_compile=False, mixed_precision=None, smart=True),  # SMART's cost per step (K = 1)
 }
 
 
@@ -110,13 +111,15 @@ class OurTrainer:
 
         from mtdnn_tf.models.backbone import load_backbone  # noqa: PLC0415
         from mtdnn_tf.training.assembly import make_trainer  # noqa: PLC0415
+        from mtdnn_tf.training.smart import SmartConfig  # noqa: PLC0415
         from mtdnn_tf.training.train_config import TrainConfig  # noqa: PLC0415
 
         options = VARIANTS[name]
         self.name, self.args, self.train, self.dev = name, args, train, dev
         self.config = TrainConfig(epochs=2, batch_size=args.batch_size, learning_rate=2e-5, verbose=0,
                                   jit_compile=options["jit_compile"],
-                                  lazy_embedding_update=options.get("lazy_embedding_update", False))
+                                  lazy_embedding_update=options.get("lazy_embedding_update", False),
+                                  smart=SmartConfig(enabled=options.get("smart", False)))
         keras.utils.set_random_seed(0)
         self.backbone = load_backbone(args.preset, dtype=options["mixed_precision"])
         self.workdir = tempfile.TemporaryDirectory()
