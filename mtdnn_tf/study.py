@@ -44,6 +44,9 @@ flags.DEFINE_list("task_max_examples", [], "Per-task caps on training examples p
 flags.DEFINE_string("compare_sampling", None, "A task sampler (uniform, proportional, temperature, annealed) for "
                     "one extra multi-task run (first seed) with Algorithm 1's number of steps.")
 flags.DEFINE_float("sampling_temperature", 2.0, "T of --compare_sampling=temperature.")
+flags.DEFINE_list("smart_tasks", None, "Tasks with extra single-task runs trained with SMART (first --smart_seeds seeds).")
+flags.DEFINE_integer("smart_seeds", 2, "Seeds of the SMART runs.")
+flags.DEFINE_bool("distill", False, "One extra multi-task run (first seed) distilled from every seed's multi-task model.")
 flags.register_validator(
     "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].isdigit() for i in v),
     "--task_max_examples takes task=N pairs, e.g. sst2=10000")
@@ -89,6 +92,7 @@ def config_from_flags():
             head_input=FLAGS.head_input, checkpoint_every=FLAGS.checkpoint_every,
             baseline_tasks=FLAGS.baseline_tasks, ablate=FLAGS.ablate,
             compare_sampling=FLAGS.compare_sampling, sampling_temperature=FLAGS.sampling_temperature,
+            smart_tasks=FLAGS.smart_tasks, smart_seeds=FLAGS.smart_seeds, distill=FLAGS.distill,
             task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
         )
     except SettingError as e:  # the library names its setting; say which flag it came from

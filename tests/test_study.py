@@ -57,10 +57,11 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
 
     data = tmp_path / "data"
     write_demo_suite(data, train_size=64, dev_size=16)
-    config = dataclasses.replace(_config(tmp_path, data), compare_sampling="uniform")
+    config = dataclasses.replace(_config(tmp_path, data), compare_sampling="uniform", smart_tasks=["demo_sentiment"],
+                                 distill=True)
     study_json = run_study(config, verbose=False)
     study = json.loads(study_json.read_text())
-    assert len(study["runs"]) == 13
+    assert len(study["runs"]) == 16  # 12, a sampling run, 2 SMART runs, a distilled run
     mt_dir = tmp_path / "study" / "multi_task" / "seed1"
     assert (mt_dir / "model.keras").is_file()
     assert not (tmp_path / "study" / "single_task" / "demo_sentiment" / "seed1" / "model.keras").exists()
@@ -79,9 +80,16 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
                         notes=tmp_path / "notes.md", out_json=tmp_path / "runs.json")
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
-    assert len(runs) == 13
+    assert len(runs) == 16
     header = next(line for line in text.splitlines() if line.startswith("| task | single-task"))
-    assert header.endswith("| multi-task, uniform sampling (seed 1) |")
+    assert header.endswith("| multi-task, uniform sampling (seed 1) | multi-task distilled from 2 seeds (seed 1) |")
+    distilled = json.loads((tmp_path / "study/multi_task_distilled/seed1/metrics.json").read_text())
+    assert distilled["distillation"]["demo_sentiment"]["teachers"] == 2
+    smart = [runs[f"single_task_smart/demo_sentiment/seed{s}"]["final"]["demo_sentiment"]["dev"]["accuracy"]
+             for s in (1, 2)]
+    smart_row = next(line for line in text.split("## SMART")[1].splitlines() if line.startswith("| demo_sentiment |"))
+    assert smart_row.split("|")[3].strip() == (f"{50 * (smart[0] + smart[1]):.1f} ± {100 * np.std(smart, ddof=1):.1f}"
+                                               f" ({100 * smart[0]:.1f}, {100 * smart[1]:.1f})")
     sampled = runs["multi_task_uniform_sampling/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
     assert row.split("|")[5].strip() == f"{100 * sampled:.1f}"
@@ -191,3 +199,21 @@ def test_a_sampling_comparison_run_comes_last_and_leaves_the_plan_before_it_alon
     assert last.settings.tasks == config.tasks and train.epochs == config.epochs
     with pytest.raises(UserInputError, match=r"^compare_sampling: must be a sampler other than algorithm1"):
         dataclasses.replace(config, compare_sampling="algorithm1")
+
+
+def test_smart_and_distillation_runs_are_planned_after_what_they_need(tmp_path):
+    import dataclasses
+
+    config = dataclasses.replace(_config(tmp_path, tmp_path), seeds=[1, 2, 3], smart_tasks=["demo_sentiment"],
+                                 smart_seeds=2, distill=True)
+    runs = plan_study(config, target_train_size=64)
+    names = [r.name for r in runs]
+    smart = [r for r in runs if r.kind == "smart"]
+    assert [r.name for r in smart] == ["single_task_smart/demo_sentiment/seed1", "single_task_smart/demo_sentiment/seed2"]
+    assert all(r.settings.train.smart.enabled for r in smart)
+    assert not any(r.settings.train.smart.enabled for r in runs if r.kind != "smart")
+    (student,) = [r for r in runs if r.kind == "distilled"]
+    assert student.settings.teachers == [f"{config.study_dir}/multi_task/seed{s}" for s in (1, 2, 3)]
+    assert names.index(student.name) > max(names.index(f"multi_task/seed{s}") for s in (1, 2, 3))
+    with pytest.raises(UserInputError, match=r"^smart_seeds: must be between 1 and the number of seeds, got 4"):
+        dataclasses.replace(config, smart_seeds=4)

@@ -6,6 +6,7 @@ import math
 from mtdnn_tf.errors import check_settings
 from mtdnn_tf.experiment import RunSettings
 from mtdnn_tf.models.head_input import HEAD_INPUTS
+from mtdnn_tf.training.smart import SmartConfig
 from mtdnn_tf.training.task_sampling import SAMPLERS
 from mtdnn_tf.training.train_config import TrainConfig
 
@@ -34,6 +35,8 @@ class StudyConfig:
         compare_sampling: a task sampler (e.g. 'temperature') for one extra multi-task
             run (first seed) with the same number of steps as Algorithm 1.
         sampling_temperature: that run's T for 'temperature' sampling.
+        smart_tasks: tasks with extra single-task runs trained with SMART (first ``smart_seeds`` seeds).
+        distill: one extra multi-task run (first seed) distilled from every seed's multi-task model.
     """
 
     tasks: list
@@ -62,6 +65,9 @@ class StudyConfig:
     task_max_examples: dict = dataclasses.field(default_factory=dict)  # per-task caps, e.g. {"sst2": 10000}
     compare_sampling: str = None  # one extra multi-task run (first seed) drawing tasks this way
     sampling_temperature: float = 2.0
+    smart_tasks: list = None  # single-task runs with SMART, beside the plain ones
+    smart_seeds: int = 2
+    distill: bool = False  # a multi-task student of the multi-task seeds (knowledge distillation)
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -84,6 +90,9 @@ class StudyConfig:
              "task=N pairs for multi-task tasks, N at least 1"),
             ("compare_sampling", lambda v: v is None or (v in SAMPLERS.names() and v != "algorithm1"),
              f"a sampler other than algorithm1 ({', '.join(SAMPLERS.names()[1:])})"),
+            ("smart_tasks", lambda v: v is None or set(v) <= set(self.tasks), "tasks among the multi-task tasks"),
+            ("smart_seeds", lambda v: not self.smart_tasks or 1 <= v <= len(self.seeds),
+             "between 1 and the number of seeds"),
         ])
 
 
@@ -172,4 +181,16 @@ def plan_study(config, target_train_size):
         settings.train = dataclasses.replace(settings.train, task_sampling=config.compare_sampling,
                                              sampling_temperature=config.sampling_temperature)
         runs.append(PlannedRun(name, "sampling", settings, seed=seed))
+    for seed in config.seeds[:config.smart_seeds] if config.smart_tasks else ():
+        for task in config.smart_tasks:
+            name = f"single_task_smart/{task}/seed{seed}"
+            settings = _settings(config, name, [task], seed, config.epochs)
+            settings.train = dataclasses.replace(settings.train, smart=SmartConfig(enabled=True))
+            runs.append(PlannedRun(name, "smart", settings, task=task, seed=seed))
+    if config.distill:  # the student: the first seed's multi-task run again, with every seed's model as teacher
+        seed = config.seeds[0]
+        name = f"multi_task_distilled/seed{seed}"
+        teachers = [f"{config.study_dir}/multi_task/seed{s}" for s in config.seeds]
+        settings = _settings(config, name, config.tasks, seed, config.epochs, teachers=teachers)
+        runs.append(PlannedRun(name, "distilled", settings, seed=seed, needs=f"multi_task/seed{config.seeds[-1]}"))
     return runs

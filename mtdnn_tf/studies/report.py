@@ -137,6 +137,30 @@ def write_runs_json(study, path):
                                indent=1) + "\n", encoding="utf-8")
 
 
+def _smart_section(study, table):
+    """Single-task runs with and without SMART, on the same seeds, with their wall time."""
+    smart_tasks = study["config"].get("smart_tasks") or []
+    if not any(("smart", t, None, None) in table for t in smart_tasks):
+        return []
+    lines = ["", "## SMART adversarial regularisation", "",
+             "Single-task runs of the same seeds, without and with SMART (alpha 1, K 1, the official defaults);"
+             " minutes: mean wall time of one run.", "",
+             "| task | single-task | single-task + SMART | minutes without | minutes with |", "|---|---:|---:|---:|---:|"]
+    for task in smart_tasks:
+        with_smart = table.get(("smart", task, None, None), [])
+        if not with_smart:
+            continue
+        plain = table.get(("single_task", task, None, None), [])[:len(with_smart)]
+        minutes = {}
+        for kind in ("single_task", "smart"):
+            seconds = [e["seconds"] for e in study["runs"].values() if e["kind"] == kind and e["task"] == task
+                       and e["seed"] in study["config"]["seeds"][:len(with_smart)]]
+            minutes[kind] = f"{np.mean(seconds) / 60:.1f}" if seconds else "—"
+        lines.append(f"| {task} | {_cell(plain, each=True) if plain else '—'} | {_cell(with_smart, each=True)} |"
+                     f" {minutes['single_task']} | {minutes['smart']} |")
+    return lines
+
+
 def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None):
     """Writes the Markdown report and the PNG curve; returns the Markdown text.
 
@@ -186,6 +210,9 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         sampler = config["compare_sampling"] + (f", T={config['sampling_temperature']:g}"
                                                 if config["compare_sampling"] == "temperature" else "")
         header += f" multi-task, {sampler} sampling (seed {config['seeds'][0]}) |"
+    if config.get("distill"):  # one extra multi-task run distilled from every seed's multi-task model
+        kinds.append("distilled")
+        header += f" multi-task distilled from {len(config['seeds'])} seeds (seed {config['seeds'][0]}) |"
     lines += [header, "|---|" + "---:|" * len(kinds)]
     for task in config["tasks"]:
         cells = [_cell(table[(kind, task, None, None)], each=True) if (kind, task, None, None) in table else "—"
@@ -201,6 +228,7 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
                          if seeds else "—")
         lines.append(f"| average of {', '.join(averaged)} | " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean ± sample standard deviation over seeds, then each seed's value in seed order."]
+    lines += _smart_section(study, table)
     target = config["target"]
     lines += [
         "",
