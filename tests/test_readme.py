@@ -62,3 +62,21 @@ def test_the_flag_table_names_real_flags_with_their_defaults():
     for flag, documented in rows:
         assert flag in flags.FLAGS, f"--{flag} is in the README but not a flag"
         assert _same(documented, flags.FLAGS[flag].default), (flag, documented, flags.FLAGS[flag].default)
+
+
+def test_the_task_type_walkthrough_runs(monkeypatch):
+    """The Architecture section's example class registers and computes what it says."""
+    import numpy as np
+
+    from mtdnn_tf.task_types import get_task_type
+    from mtdnn_tf.task_types.registry import TASK_TYPES
+
+    section = README.split("### Adding a task type")[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.setattr(TASK_TYPES, "_entries", dict(TASK_TYPES._entries))  # undone after the test
+    exec(compile(code, "README.md", "exec"), {})
+    kind = get_task_type("binary_score")
+    assert kind.parse_label(None, "1") == 1.0
+    with pytest.raises(ValueError, match="is not 0 or 1"):
+        kind.parse_label(None, "2")
+    assert float(kind.per_example_loss(None, np.array([1.0]), np.array([0.0]))[0]) == pytest.approx(np.log(2.0))
