@@ -49,6 +49,7 @@ VARIANTS = {
     "lazy_bf16": dict(jit_compile=False, mixed_precision="mixed_bfloat16", lazy_embedding_update=True),
     "xla": dict(jit_compile=True, mixed_precision=None),
     "xla_bf16": dict(jit_compile=True, mixed_precision="mixed_bfloat16"),
+    "xla_step": dict(jit_compile=True, mixed_precision=None, xla_whole_step=True),  # clipping + update in XLA too
     "smart": dict(jit_compile=False, mixed_precision=None, smart=True),  # SMART's cost per step (K = 1)
 }
 
@@ -119,7 +120,8 @@ class OurTrainer:
         self.config = TrainConfig(epochs=2, batch_size=args.batch_size, learning_rate=2e-5, verbose=0,
                                   jit_compile=options["jit_compile"],
                                   lazy_embedding_update=options.get("lazy_embedding_update", False),
-                                  smart=SmartConfig(enabled=options.get("smart", False)))
+                                  smart=SmartConfig(enabled=options.get("smart", False)),
+                                  xla_whole_step=options.get("xla_whole_step", False))
         keras.utils.set_random_seed(0)
         self.backbone = load_backbone(args.preset, dtype=options["mixed_precision"])
         self.workdir = tempfile.TemporaryDirectory()

@@ -51,6 +51,8 @@ flags.DEFINE_integer("tensorboard_every", 10, "Write each task's training loss t
 flags.DEFINE_integer("sort_window", 32, "Sort each window of this many batches of a task by length, so batches "
                      "pad little (1: no sorting; batch order stays Algorithm 1's).")
 flags.DEFINE_bool("jit_compile", False, "Compile the train and eval steps with XLA (one compilation per bucket shape).")
+flags.DEFINE_bool("xla_whole_step", False, "With --jit_compile on one device: compile clipping and the optimizer "
+                  "update into the same XLA program as the forward and backward pass.")
 flags.DEFINE_enum("mixed_precision", None, ["mixed_float16", "mixed_bfloat16", "auto"],
                   "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling); "
                   "auto: mixed_bfloat16 on a CPU with AMX, float32 elsewhere.")
@@ -124,7 +126,7 @@ def settings_from_flags():
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
             tensorboard_every=FLAGS.tensorboard_every,
-            sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile,
+            sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile, xla_whole_step=FLAGS.xla_whole_step,
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
             task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,

@@ -154,3 +154,18 @@ def test_a_drawing_sampler_trains_its_budget_and_resumes_mid_epoch_exactly(demo_
     assert int(straight.optimizer.iterations.numpy()) == int(stopped.optimizer.iterations.numpy()) == 30
     for a, b in zip(straight.model.trainable_variables, stopped.model.trainable_variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+
+
+@pytest.mark.slow
+def test_xla_for_the_whole_step_gives_the_weights_of_xla_for_the_forward_pass(demo_tasks, demo_dir, demo_tokenizer,
+                                                                            tmp_path):
+    tasks = {"demo_pair": demo_tasks["demo_pair"]}  # a SAN head: the largest graph
+    forward = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "a", epochs=1, jit_compile=True)
+    whole = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "b", epochs=1, jit_compile=True,
+                     xla_whole_step=True)
+    forward.run_epoch(0, stop=6)
+    whole.run_epoch(0, stop=6)
+    for a, b in zip(forward.model.trainable_variables, whole.model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
+    with pytest.raises(UserInputError, match=r"^xla_whole_step: must be used with jit_compile"):
+        TrainConfig(xla_whole_step=True)

@@ -25,6 +25,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     sort_window: int = DEFAULT_SORT_WINDOW  # batches sorted by length together; 1: no sorting
     jit_compile: bool = False  # XLA for the forward/backward pass and evaluation
+    xla_whole_step: bool = False  # with jit_compile on one device: XLA also for clipping and the update
     max_examples_per_task: int = 0  # per epoch, a fresh seeded draw; 0: all of them
     task_max_examples: dict = dataclasses.field(default_factory=dict)  # task -> its own cap (overrides the above)
     skip_nonfinite: bool = False  # skip (and count) batches with a non-finite loss or gradient instead of stopping
@@ -57,6 +58,7 @@ class TrainConfig:
             ("task_sampling", lambda v: v in SAMPLERS.names(), f"one of {', '.join(SAMPLERS.names())}"),
             ("sampling_temperature", lambda v: math.isfinite(v) and v > 0, "a positive number"),
             ("distill_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
+            ("xla_whole_step", lambda v: not v or self.jit_compile, "used with jit_compile (--jit_compile)"),
             ("steps_per_epoch", lambda v: v >= 0 and (v == 0 or self.task_sampling != "algorithm1"),
              "0 with --task_sampling=algorithm1 (it takes every batch once), else 0 or positive"),
         ])

@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 
 from mtdnn_tf.data.pipeline import train_dataset
-from mtdnn_tf.errors import NonFiniteLossError
+from mtdnn_tf.errors import NonFiniteLossError, UserInputError
 from mtdnn_tf.losses import soft_task_loss, task_loss
 from mtdnn_tf.models.mtdnn_model import task_model, task_variables
 from mtdnn_tf.training.checkpoints import CheckpointStore
@@ -57,6 +57,9 @@ class MultiTaskTrainer:
         self.config, self.strategy = config, strategy
         self.model_dir = pathlib.Path(model_dir)
         self.chief = is_chief(strategy)
+        if config.xla_whole_step and strategy.num_replicas_in_sync > 1:
+            raise UserInputError("--xla_whole_step: one device only (with several replicas the update is merged"
+                                 " across them outside XLA); use --jit_compile alone")
         self.task_index = {name: i for i, name in enumerate(tasks)}
         self.evaluator = Evaluator(model, strategy, config.eval_batch_size, jit_compile=config.jit_compile)
         with strategy.scope():
@@ -105,7 +108,8 @@ class MultiTaskTrainer:
                 scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
             return loss, tape.gradient(scaled_loss, variables)
 
-        if self.config.jit_compile:  # XLA compiles once per padded shape (see bucket_lengths)
+        whole_step = self.config.xla_whole_step  # one device (checked in __init__)
+        if self.config.jit_compile and not whole_step:  # XLA compiles once per padded shape (see bucket_lengths)
             loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
 
         def replica_step(features, labels):
@@ -130,6 +134,9 @@ class MultiTaskTrainer:
                 gradients = [_scale(g, 1.0 / replicas) for g in gradients]
             applied = self._apply_if_finite(finite, gradients, [v for _, v in pairs])
             return loss, applied
+
+        if whole_step:  # XLA for forward, backward, clipping and the update together (one device)
+            replica_step = tf.function(replica_step, jit_compile=True)
 
         # One trace for all batch shapes: the spec has unknown batch and length dims.
         @tf.function(input_signature=[element_spec])
