@@ -164,6 +164,8 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     study = json.loads((tmp_path / "study" / "study.json").read_text())
     mt = study["runs"]["multi_task/seed1"]
     assert mt["commit"] and not (tmp_path / "study" / "multi_task" / "seed1" / "checkpoints").exists()
+    # Its wall time counts only the part after the stop, and study.json says so.
+    assert mt["resumed"] is True and study["runs"]["single_task/demo_sentiment/seed1"]["resumed"] is False
     assert len(json.loads((tmp_path / "study/multi_task/seed1/metrics.json").read_text())["epochs"]) == 2
 
 

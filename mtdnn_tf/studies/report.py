@@ -144,7 +144,7 @@ def _smart_section(study, table):
         return []
     lines = ["", "## SMART adversarial regularisation", "",
              "Single-task runs of the same seeds, without and with SMART (alpha 1, K 1, the official defaults);"
-             " minutes: mean wall time of one run.", "",
+             " minutes: mean wall time of one run, over the runs not resumed after a stop.", "",
              "| task | single-task | single-task + SMART | minutes without | minutes with |", "|---|---:|---:|---:|---:|"]
     for task in smart_tasks:
         with_smart = table.get(("smart", task, None, None), [])
@@ -154,7 +154,8 @@ def _smart_section(study, table):
         minutes = {}
         for kind in ("single_task", "smart"):
             seconds = [e["seconds"] for e in study["runs"].values() if e["kind"] == kind and e["task"] == task
-                       and e["seed"] in study["config"]["seeds"][:len(with_smart)]]
+                       and e["seed"] in study["config"]["seeds"][:len(with_smart)]
+                       and e.get("resumed") is False]  # runs of older code did not record it
             minutes[kind] = f"{np.mean(seconds) / 60:.1f}" if seconds else "—"
         lines.append(f"| {task} | {_cell(plain, each=True) if plain else '—'} | {_cell(with_smart, each=True)} |"
                      f" {minutes['single_task']} | {minutes['smart']} |")
@@ -187,7 +188,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         if command else "Written by `mtdnn_tf.study` from the runs' `metrics.json` files.",
         "",
         f"- Machine: {machine}. Total training and evaluation time: {study.get('seconds', 0) / 60:.0f} min"
-        f" over {len(study['runs'])} runs. Code: commit {', '.join(commits)}.",
+        f" over {len(study['runs'])} runs (a run resumed after a stop counts the part after it)."
+        f" Code: commit {', '.join(commits)}.",
         f"- Encoder: `{config['preset']}`; head input: {config['head_input']}; max length"
         f" {config['max_seq_length']}; batch {config['batch_size']}; {_optimiser_text(study)}.",
         f"- Budget: at most {config['max_examples_per_task'] or 'all'} training examples per task per epoch"

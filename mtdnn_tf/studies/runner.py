@@ -69,12 +69,15 @@ def run_study(config, verbose=True):
         if verbose:
             print(f"[{number}/{len(runs)}] {planned.name}", flush=True)
         tick = time.time()
+        # A run resumed from its checkpoint: its wall time below counts only this process's part.
+        resumed = any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
         keras.backend.clear_session()  # runs share the process; free the previous graph
         run(planned.settings, verbose=False)  # resumes from the run's own checkpoint, if it has one
         shutil.rmtree(pathlib.Path(planned.settings.model_dir) / "checkpoints", ignore_errors=True)
         entry = {k: v for k, v in dataclasses.asdict(planned).items() if k != "settings"}
         entry.update(model_dir=planned.settings.model_dir, seconds=round(time.time() - tick, 1),
-                     epochs=planned.settings.train.epochs, commit=code_commit(), machine=machine_description())
+                     epochs=planned.settings.train.epochs, commit=code_commit(), machine=machine_description(),
+                     resumed=resumed)
         index["runs"][planned.name] = entry
         index["seconds"] = round(index.get("seconds", 0) + time.time() - tick, 1)
         write_text_atomically(index_path, json.dumps(index, indent=2) + "\n")
