@@ -104,3 +104,20 @@ def test_a_new_task_type_is_one_class(tmp_path, monkeypatch):
     path.write_text(TASK.format(type="binary_score", metric="accuracy"))
     with pytest.raises(UserInputError, match="'accuracy' is not a binary_score metric"):
         load_task_file(path)
+
+
+def test_ranking_divergence_soft_targets_and_soft_loss_ignore_padding_candidates():
+    ranking = load_tasks(["demo_ranking"])["demo_ranking"]
+    kind = ranking.task_type
+    features = {"padding_mask": tf.constant([[[1, 1], [1, 0], [0, 0]]])}  # the third candidate is padding
+    clean = tf.constant([[0.5, 2.0, 9.0]])
+    assert float(kind.divergence(clean, tf.constant([[0.5, 2.0, -7.0]]), features)[0]) == 0.0
+    assert float(kind.divergence(clean, tf.constant([[0.5, 1.0, 9.0]]), features)[0]) > 0.0
+
+    class Split:
+        group_matrix = np.array([[0, 1, -1]])
+
+    soft = kind.teacher_targets(ranking, [np.array([[0.0, np.log(3.0), 5.0]])], Split())
+    np.testing.assert_allclose(soft, [[0.25, 0.75, 0.0]], atol=1e-6)
+    loss = kind.soft_loss(ranking, soft, tf.constant([[0.0, np.log(3.0), 123.0]]), features)
+    np.testing.assert_allclose(loss.numpy(), [-(0.25 * np.log(0.25) + 0.75 * np.log(0.75))], rtol=1e-5)

@@ -150,6 +150,12 @@ class TaskType:
         raise NotImplementedError
 
 
+def softmax(scores):
+    """Softmax over the last axis of a numpy array (-inf entries get probability 0)."""
+    shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 def check_same_batch(task, first, second, names):
     """A loaded signature checks dtypes but not shapes: check ranks and batch sizes in the graph."""
     first, second = tf.ensure_shape(first, [None]), tf.ensure_shape(second, [None] * len(second.shape))

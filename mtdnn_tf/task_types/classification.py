@@ -5,13 +5,8 @@ import tensorflow as tf
 
 from mtdnn_tf import losses, metrics
 from mtdnn_tf.data.sampling import fraction_size, sample_indices
-from mtdnn_tf.task_types.base import TaskType
+from mtdnn_tf.task_types.base import TaskType, softmax
 from mtdnn_tf.task_types.registry import register_task_type
-
-
-def _softmax(logits):
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 @register_task_type
@@ -47,7 +42,7 @@ class ClassificationType(TaskType):
 
     def teacher_targets(self, task, teacher_outputs, split):
         """The teachers' class probabilities, averaged."""
-        return np.mean([_softmax(np.asarray(o, np.float64)) for o in teacher_outputs], axis=0).astype(np.float32)
+        return np.mean([softmax(np.asarray(o, np.float64)) for o in teacher_outputs], axis=0).astype(np.float32)
 
     def soft_loss(self, task, soft_targets, outputs, features):
         return losses.soft_cross_entropy(soft_targets, outputs)

@@ -8,7 +8,7 @@ from mtdnn_tf.data.pipeline import PackedSplit
 from mtdnn_tf.data.ranking import gather_groups, group_candidates
 from mtdnn_tf.data.sampling import fraction_size, sample_indices
 from mtdnn_tf.models.masking import MASKED_SCORE
-from mtdnn_tf.task_types.base import TaskType, check_same_batch
+from mtdnn_tf.task_types.base import TaskType, check_same_batch, softmax
 from mtdnn_tf.task_types.registry import register_task_type
 
 
@@ -63,9 +63,7 @@ class RankingType(TaskType):
 
     def divergence(self, clean, perturbed, features):
         """Symmetric KL between the two softmax distributions over each group's real candidates."""
-        real = tf.reduce_any(features["padding_mask"] > 0, axis=-1)
-        mask = lambda scores: tf.where(real, tf.cast(scores, tf.float32), MASKED_SCORE)  # noqa: E731
-        return losses.symmetric_kl(mask(clean), mask(perturbed))
+        return losses.symmetric_kl(self.mask_padding(clean, features), self.mask_padding(perturbed, features))
 
     def per_example_loss(self, task, labels, outputs):
         return losses.listwise_ranking_loss(labels, outputs, task.head.gamma)
@@ -73,16 +71,11 @@ class RankingType(TaskType):
     def teacher_targets(self, task, teacher_outputs, split):
         """The teachers' distributions over each group's real candidates, averaged (0 on padding)."""
         real = split.group_matrix >= 0
-        distributions = []
-        for outputs in teacher_outputs:
-            scores = np.where(real, np.asarray(outputs, np.float64), -np.inf)
-            shifted = np.exp(scores - scores.max(axis=-1, keepdims=True))
-            distributions.append(shifted / shifted.sum(axis=-1, keepdims=True))
+        distributions = [softmax(np.where(real, np.asarray(o, np.float64), -np.inf)) for o in teacher_outputs]
         return np.mean(distributions, axis=0).astype(np.float32)
 
     def soft_loss(self, task, soft_targets, outputs, features):
-        real = tf.reduce_any(features["padding_mask"] > 0, axis=-1)
-        return losses.soft_cross_entropy(soft_targets, tf.where(real, tf.cast(outputs, tf.float32), MASKED_SCORE))
+        return losses.soft_cross_entropy(soft_targets, self.mask_padding(outputs, features))
 
     def chance_level(self, task, labels):
         """The expected metrics of random candidate scores (50 seeded draws)."""
