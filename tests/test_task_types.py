@@ -121,3 +121,20 @@ def test_ranking_divergence_soft_targets_and_soft_loss_ignore_padding_candidates
     np.testing.assert_allclose(soft, [[0.25, 0.75, 0.0]], atol=1e-6)
     loss = kind.soft_loss(ranking, soft, tf.constant([[0.0, np.log(3.0), 123.0]]), features)
     np.testing.assert_allclose(loss.numpy(), [-(0.25 * np.log(0.25) + 0.75 * np.log(0.75))], rtol=1e-5)
+
+
+@pytest.mark.parametrize("type_, extra, field, message", [
+    ("regression", "no_positive: skip\n", "no_positive", "only ranking tasks have candidate groups"),
+    ("classification", "labels: [a, b]\nno_positive: skip\n", "no_positive", "only ranking tasks have candidate groups"),
+    ("classification", "labels: [a, b]\nlabel_range: [0, 1]\n", "label_range", "only regression tasks have a label range"),
+    ("ranking", "labels: [a, b]\nlabel_range: [0, 1]\n", "label_range", "only regression tasks have a label range"),
+])
+def test_fields_a_type_does_not_have_are_refused(tmp_path, type_, extra, field, message):
+    metric = {"regression": "pearson", "classification": "accuracy", "ranking": "accuracy"}[type_]
+    text = TASK.format(type=type_, metric=metric) + extra
+    if type_ == "ranking":
+        text = text.replace("label: l}", "label: l, group: g}")
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(UserInputError, match=rf"t.yaml: field '{field}': {message}$"):
+        load_task_file(path)

@@ -31,19 +31,23 @@ class TaskType:
         label_dtype: numpy dtype of the parsed labels.
         token_id_rank: rank of one serving input tensor on token ids
             (2: [batch, length]; 3 for ranking: [batch, candidates, length]).
+        has_candidate_groups, has_label_range: whether the YAML's ``no_positive``
+            and ``label_range`` apply to the type.
     """
 
     name = None
     metrics = {}
     label_dtype = np.int32
     token_id_rank = 2
+    has_candidate_groups = False  # ranking: ``no_positive`` and a group column apply
+    has_label_range = False  # regression: ``label_range`` applies
 
     # -- the task file -------------------------------------------------------
     def validate(self, task, fail):
         """Checks the fields this type constrains; ``fail(field, message)`` raises."""
-        if task.no_positive != "error":
+        if task.no_positive != "error" and not self.has_candidate_groups:
             fail("no_positive", "only ranking tasks have candidate groups")
-        if task.label_range is not None:
+        if task.label_range is not None and not self.has_label_range:
             fail("label_range", "only regression tasks have a label range")
 
     def num_outputs(self, task):

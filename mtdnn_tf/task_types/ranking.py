@@ -26,12 +26,12 @@ class RankingType(TaskType):
     name = "ranking"
     metrics = {"ranking_accuracy": metrics.ranking_accuracy, "accuracy": metrics.ranking_pair_accuracy}
     token_id_rank = 3
+    has_candidate_groups = True
 
     def validate(self, task, fail):
+        super().validate(task, fail)
         if len(task.labels) != 2:
             fail("labels", "a ranking task needs two labels: [negative, positive]")
-        if task.label_range is not None:
-            fail("label_range", "only regression tasks have a label range")
         if task.files is not None:
             for split_name, split in task.files.splits.items():
                 if split.group is None:

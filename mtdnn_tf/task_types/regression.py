@@ -19,12 +19,12 @@ class RegressionType(TaskType):
     name = "regression"
     metrics = {"pearson": metrics.pearson, "spearman": metrics.spearman}
     label_dtype = np.float32
+    has_label_range = True
 
     def validate(self, task, fail):
+        super().validate(task, fail)
         if task.labels:
             fail("labels", "a regression task has no label vocabulary (use label_range)")
-        if task.no_positive != "error":
-            fail("no_positive", "only ranking tasks have candidate groups")
 
     def parse_label(self, task, raw):
         try:

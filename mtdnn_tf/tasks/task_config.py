@@ -23,10 +23,11 @@ import pathlib
 
 import yaml
 
-from mtdnn_tf.errors import UserInputError, where
+from mtdnn_tf.errors import SettingError, UserInputError, where
 from mtdnn_tf.models.head_kinds import get_head_kind, head_kind_names
 from mtdnn_tf.task_types import get_task_type, task_type_names
 from mtdnn_tf.tasks.schema import field, parse
+from mtdnn_tf.training.smart import SmartConfig
 
 INPUTS = ("single", "pair")
 
@@ -149,13 +150,10 @@ def _validate(task, path):
     if task.head.san_steps < 1:
         fail("head.san_steps", f"must be at least 1, got {task.head.san_steps}")
     get_head_kind(task.head.kind).validate(task, fail)
-    for name, low, requirement in [("alpha", 0, "0 or positive"), ("steps", 0, "0 or positive"),
-                                   ("step_size", 0, "0 or positive"), ("noise_var", 0, "0 or positive")]:
-        value = getattr(task.smart, name)
-        if value is not None and not value >= low:
-            fail(f"smart.{name}", f"must be {requirement}, got {value}")
-    if task.smart.epsilon is not None and not task.smart.epsilon > 0:
-        fail("smart.epsilon", f"must be positive, got {task.smart.epsilon}")
+    try:  # the task's SMART settings, checked by SmartConfig as the run's are
+        SmartConfig().for_task(task.smart)
+    except SettingError as e:
+        fail(f"smart.{e.setting}", e.detail)
     if task.distill_weight is not None and not 0 <= task.distill_weight <= 1:
         fail("distill_weight", f"must be in [0, 1], got {task.distill_weight}")
     if task.loss_weight <= 0:
