@@ -44,3 +44,8 @@ def test_a_resume_keeps_only_what_its_checkpoint_covers(tmp_path):
     assert [(s["epoch"], s["step"]) for s in resumed.skipped] == [(1, 3), (2, 5)]
     assert resumed.last_metrics() == {"rte": {"dev": {"accuracy": 0.6}}}
     assert resumed.writer is None  # a non-chief process writes nothing
+
+
+def test_nothing_is_written_before_the_first_record(tmp_path):
+    RunRecord(tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -32,9 +32,16 @@ class RunRecord:
         self.tensorboard_every = tensorboard_every
         self.history = []
         self.skipped = []  # batches skipped for a non-finite loss or gradient (this process)
-        self.writer = None
-        if write:
-            self.writer = tf.summary.create_file_writer(str(pathlib.Path(model_dir) / "tensorboard"))
+        self._tensorboard_dir = pathlib.Path(model_dir) / "tensorboard"
+        self._writer = None
+
+    @property
+    def writer(self):
+        """The TensorBoard writer, opened at the first write (None where this process writes nothing):
+        a run that fails before training leaves no log behind."""
+        if self._writer is None and self.write:
+            self._writer = tf.summary.create_file_writer(str(self._tensorboard_dir))
+        return self._writer
 
     def resume(self, epochs_done, steps_done):
         """Reloads what an earlier process recorded, up to the checkpoint it resumes from
@@ -61,7 +68,7 @@ class RunRecord:
             record = {**self.extra, "epochs": self.history, "final": latest,
                       "skipped_nonfinite_batches": len(self.skipped), "skipped_nonfinite": self.skipped}
             write_text_atomically(self.path, json.dumps(record, indent=2) + "\n")
-        if self.writer is not None and metrics is not None:
+        if metrics is not None and self.writer is not None:
             with self.writer.as_default(step=epoch):
                 for task, by_split in metrics.items():
                     for split, values in by_split.items():
@@ -71,6 +78,6 @@ class RunRecord:
 
     def training_loss(self, step, task_name, loss):
         """Logs a step's loss to TensorBoard every ``tensorboard_every`` steps."""
-        if self.writer is not None and self.tensorboard_every and step % self.tensorboard_every == 0:
+        if self.tensorboard_every and step % self.tensorboard_every == 0 and self.writer is not None:
             with self.writer.as_default(step=step):
                 tf.summary.scalar(f"{task_name}/loss", loss)
