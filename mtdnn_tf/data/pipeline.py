@@ -62,6 +62,11 @@ def pack_split(packer, examples, description=None, task=None):
     truncation = truncation_counts(lengths, packer.max_seq_length)
     if task is not None:
         return task.task_type.packed_split(task, examples, features, truncation)
+    return example_split(examples, features, truncation)
+
+
+def example_split(examples, features, truncation):
+    """The PackedSplit whose batching unit is the example (every type's but ranking's)."""
     return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source,
                        truncation=truncation)
 
@@ -95,8 +100,12 @@ def _trim(features, labels):
 def epoch_permutation(num_examples, seed, epoch, task_index, pass_index=0):
     """The order of one task's training examples in one epoch (deterministic); ``pass_index`` > 0
     for further passes within the epoch (a sampler drew the task more often than it has batches)."""
-    rng = np.random.default_rng([seed, epoch, task_index] + ([pass_index] if pass_index else []))
-    return rng.permutation(num_examples)
+    return np.random.default_rng(_pass_seed([seed, epoch, task_index], pass_index)).permutation(num_examples)
+
+
+def _pass_seed(parts, pass_index):
+    """Seed parts for one pass: the first pass (0) keeps Algorithm 1's seeds, so its stream is unchanged."""
+    return parts + [pass_index] if pass_index else parts
 
 
 def num_batches(num_examples, batch_size):
@@ -125,8 +134,7 @@ def epoch_order(lengths, batch_size, seed, epoch, task_index, sort_window=DEFAUL
     ]) if len(order) else order
     full = len(order) // batch_size
     batches = order[: full * batch_size].reshape(full, batch_size)
-    shuffled = batches[np.random.default_rng([seed, epoch, task_index, 1] + ([pass_index] if pass_index else []))
-                       .permutation(full)]
+    shuffled = batches[np.random.default_rng(_pass_seed([seed, epoch, task_index, 1], pass_index)).permutation(full)]
     return np.concatenate([shuffled.reshape(-1), order[full * batch_size :]])
 
 

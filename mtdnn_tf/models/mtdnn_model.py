@@ -32,17 +32,21 @@ def build_mtdnn_model(backbone, tasks, head_input="cls"):
         for name in FEATURES
     }
     encoded = backbone(inputs)
-    # What the heads read: "head_input" is HeadInput's vector (the [CLS] state, keras-hub's
-    # pooler output or the masked mean, as ``head_input`` says); SAN heads read the token states.
-    features = {
-        "head_input": HeadInput(head_input, name="head_input")(
-            encoded["sequence_output"], encoded["pooled_output"], inputs["padding_mask"]),
-        "sequence_output": encoded["sequence_output"],
+    features = head_features(HeadInput(head_input, name="head_input"), encoded["sequence_output"],
+                             encoded["pooled_output"], inputs)
+    outputs = {task.name: build_head(task)(features) for task in tasks}
+    return keras.Model(inputs, outputs, name="mtdnn")
+
+
+def head_features(head_input_layer, sequence_output, pooled_output, inputs):
+    """What every head reads: "head_input" is HeadInput's vector (the [CLS] state, keras-hub's
+    pooler output or the masked mean); SAN heads read the token states and segments."""
+    return {
+        "head_input": head_input_layer(sequence_output, pooled_output, inputs["padding_mask"]),
+        "sequence_output": sequence_output,
         "padding_mask": inputs["padding_mask"],
         "segment_ids": inputs["segment_ids"],
     }
-    outputs = {task.name: build_head(task)(features) for task in tasks}
-    return keras.Model(inputs, outputs, name="mtdnn")
 
 
 def task_model(model, task_name):

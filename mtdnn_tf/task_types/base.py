@@ -14,7 +14,7 @@ The methods, by the module that asks:
 import numpy as np
 import tensorflow as tf
 
-from mtdnn_tf.data.pipeline import PackedSplit
+from mtdnn_tf.data.pipeline import example_split
 from mtdnn_tf.data.sampling import fraction_size, sample_indices
 
 
@@ -65,8 +65,7 @@ class TaskType:
 
     def packed_split(self, task, examples, features, truncation):
         """A PackedSplit of tokenised ``examples`` (SplitExamples) in this type's batching unit."""
-        return PackedSplit(features, examples.labels, examples.ids, dict(examples.skipped), examples.source,
-                           truncation=truncation)
+        return example_split(examples, features, truncation)
 
     def sample_fraction(self, task, examples, fraction, seed):
         """A seeded subset of ``examples`` holding ``fraction`` of them (uniform draw)."""

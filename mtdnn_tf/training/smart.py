@@ -21,6 +21,7 @@ import math
 import tensorflow as tf
 
 from mtdnn_tf.errors import check_settings
+from mtdnn_tf.models.mtdnn_model import head_features
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +80,8 @@ class EmbeddingPath:
         for layer in b.transformer_layers:
             x = layer(x, padding_mask=mask, training=training)
         pooled = b.pooled_dense(x[:, b.cls_token_index, :])
-        head_features = {"head_input": self.head_input(x, pooled, mask), "sequence_output": x,
-                         "padding_mask": mask, "segment_ids": features["segment_ids"]}
-        return self.model.get_layer(f"{task.name}_head")(head_features, training=training)
+        return self.model.get_layer(f"{task.name}_head")(head_features(self.head_input, x, pooled, features),
+                                                         training=training)
 
 
 def _project(noise, epsilon):
