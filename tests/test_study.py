@@ -136,6 +136,7 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     import dataclasses
 
     from mtdnn_tf.data.synthetic import write_demo_suite
+    from mtdnn_tf.studies.report import write_report
     from mtdnn_tf.studies.runner import run_study
     from mtdnn_tf.training.trainer import MultiTaskTrainer
 
@@ -149,24 +150,31 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     def run_epoch(self, epoch, *args, **kwargs):
         calls.append((self.model_dir.relative_to(tmp_path / "study").as_posix(), epoch,
                       int(self.step_in_epoch.numpy())))
-        if len(calls) == 2:  # the multi-task run's second epoch: the process dies
+        if len(calls) == 4:  # the second run's second epoch: the process dies
             raise KeyboardInterrupt
         return real_run_epoch(self, epoch, *args, **kwargs)
 
     monkeypatch.setattr(MultiTaskTrainer, "run_epoch", run_epoch)
     with pytest.raises(KeyboardInterrupt):
         run_study(config, verbose=False)
-    assert calls == [("multi_task/seed1", 0, 0), ("multi_task/seed1", 1, 0)]
+    single = "single_task/demo_sentiment/seed1"
+    assert calls == [("multi_task/seed1", 0, 0), ("multi_task/seed1", 1, 0), (single, 0, 0), (single, 1, 0)]
+    # A report written now says it is interim, and what is still to come.
+    study_json = tmp_path / "study" / "study.json"
+    text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png")
+    assert ("**Interim report: 1 of 5 planned runs have finished; the study is still running.**" in text
+            and "runs still to come: single_task 1, refined 1, adapt 2." in text)
     run_study(config, verbose=False)
     # The rerun went on in epoch 2 of the same run; epoch 1 was not trained again.
-    assert calls[2] == ("multi_task/seed1", 1, 0) and ("multi_task/seed1", 0, 0) not in calls[2:]
-    assert len(calls) > 3  # and then the other runs
-    study = json.loads((tmp_path / "study" / "study.json").read_text())
-    mt = study["runs"]["multi_task/seed1"]
-    assert mt["commit"] and not (tmp_path / "study" / "multi_task" / "seed1" / "checkpoints").exists()
+    assert calls[4] == (single, 1, 0) and (single, 0, 0) not in calls[4:]
+    assert len(calls) > 5  # and then the other runs
+    study = json.loads(study_json.read_text())
+    assert not (tmp_path / "study" / "single_task" / "demo_sentiment" / "seed1" / "checkpoints").exists()
     # Its wall time counts only the part after the stop, and study.json says so.
-    assert mt["resumed"] is True and study["runs"]["single_task/demo_sentiment/seed1"]["resumed"] is False
-    assert len(json.loads((tmp_path / "study/multi_task/seed1/metrics.json").read_text())["epochs"]) == 2
+    assert study["runs"][single]["resumed"] is True and study["runs"]["multi_task/seed1"]["resumed"] is False
+    assert study["runs"][single]["commit"]
+    assert len(json.loads((tmp_path / f"study/{single}/metrics.json").read_text())["epochs"]) == 2
+    assert "Interim" not in write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png")
 
 
 def test_plan_with_baseline_tasks_an_ablation_and_a_per_task_cap(tmp_path):

@@ -59,14 +59,16 @@ PAPER_DIRECTIONS = [
 
 
 def collect(study):
-    """Per run, the task's primary dev metric: {(kind, task, fraction, init): [values over seeds]}.
+    """Per run, the task's primary dev metric: {(kind, task, fraction, init): [values over seeds]},
+    and the study's TaskConfigs by name.
 
     Values are in run order, which is seed order (``plan_study`` plans seed by seed).
     """
     from mtdnn_tf.tasks import load_tasks  # noqa: PLC0415
 
     config = study["config"]
-    names = sorted({r["task"] for r in study["runs"].values() if r["task"]} | set(config["tasks"]))
+    names = sorted({r["task"] for r in study["runs"].values() if r["task"]} | set(config["tasks"])
+                   | {config["target"]})  # the target's metric names the curve's axis before its runs exist
     tasks = load_tasks(names, config.get("task_dir"))
     table = {}
     for entry in study["runs"].values():
@@ -78,7 +80,7 @@ def collect(study):
             value = final[name]["dev"][metric]
             key = (entry["kind"], name, entry.get("fraction"), entry.get("init"))
             table.setdefault(key, []).append(value)
-    return table, {n: primary_metric(t) for n, t in tasks.items()}
+    return table, tasks
 
 
 def plot_adaptation(table, target, path, metric="dev metric", chance=None):
@@ -90,6 +92,8 @@ def plot_adaptation(table, target, path, metric="dev metric", chance=None):
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     figure, axes = plt.subplots(figsize=(6, 4))
+    if not any(k[0] == "adapt" for k in table):  # an interim report, before the first adaptation run
+        axes.text(0.5, 0.5, "no adaptation run has finished yet", transform=axes.transAxes, ha="center")
     for init, label in [("mtdnn", "MT-DNN encoder"), ("pretrained", "pretrained encoder only")]:
         points = sorted((k[2], v) for k, v in table.items() if k[0] == "adapt" and k[3] == init)
         if not points:
@@ -162,8 +166,24 @@ def _smart_section(study, table):
     return lines
 
 
-def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None):
+def _progress_lines(study, planned):
+    """For a study still running: how many planned runs have finished, and which kinds are still to come."""
+    missing = [name for name in planned if name not in study["runs"]]
+    if not missing:
+        return []
+    to_come = {}
+    for name in missing:  # 'single_task/rte/seed2' -> 'single_task'
+        to_come[name.split("/")[0]] = to_come.get(name.split("/")[0], 0) + 1
+    return ["", f"**Interim report: {len(planned) - len(missing)} of {len(planned)} planned runs have finished;"
+            " the study is still running.** A cell with fewer seeds than planned, or a '—', is waiting for"
+            " runs still to come: " + ", ".join(f"{kind} {count}" for kind, count in to_come.items()) + "."]
+
+
+def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None, planned=None):
     """Writes the Markdown report and the PNG curve; returns the Markdown text.
+
+    ``planned``: the names of every planned run (default: as study.json recorded
+    them); while some have not finished, the report says it is interim.
 
     ``notes``: a Markdown file appended under "Reading the numbers" (the
     interpretation, written by a person; the tables above it are generated).
@@ -171,7 +191,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     """
     study = json.loads(pathlib.Path(study_json).read_text())
     config = study["config"]
-    table, metrics = collect(study)
+    table, tasks = collect(study)
+    metrics = {name: primary_metric(task) for name, task in tasks.items()}
     out_md, out_png = pathlib.Path(out_md), pathlib.Path(out_png)
     out_md.parent.mkdir(parents=True, exist_ok=True)
     chance = _target_chance(config, metrics)
@@ -192,16 +213,18 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         f" Code: commit {', '.join(commits)}.",
         f"- Encoder: `{config['preset']}`; head input: {config['head_input']}; max length"
         f" {config['max_seq_length']}; batch {config['batch_size']}; {_optimiser_text(study)}.",
-        f"- Budget: at most {config['max_examples_per_task'] or 'all'} training examples per task per epoch"
+        "- Budget: " + (f"at most {config['max_examples_per_task']}" if config["max_examples_per_task"] else "all")
+        + " training examples of each task every epoch"
         + "".join(f", {t} at most {n}" for t, n in config.get("task_max_examples", {}).items())
         + f" (a new draw each epoch); {config['epochs']} epochs for multi-task and single-task training;"
         f" {config['refine_epochs']} refinement epoch(s); seeds {seeds}.",
         "- Metric: each task's primary dev metric (" + ", ".join(f"{t}: {m}" for t, m in metrics.items())
         + "), as a percentage; mean ± sample standard deviation over seeds.",
-        "",
-        "## Single-task vs multi-task vs multi-task + refinement",
-        "",
+        "- Tasks, as their YAML files describe them:",
     ]
+    lines += [f"  - `{name}`: {' '.join(task.description.split())}" for name, task in tasks.items() if task.description]
+    lines += _progress_lines(study, planned if planned is not None else study.get("planned", []))
+    lines += ["", "## Single-task vs multi-task vs multi-task + refinement", ""]
     kinds = ["single_task", "multi_task", "refined"]
     header = "| task | single-task | multi-task | multi-task + refinement |"
     if config.get("ablate"):  # one extra multi-task run without a source task (first seed)

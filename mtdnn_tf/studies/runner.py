@@ -46,6 +46,12 @@ def _finished(planned):
     return not planned.settings.save_model or (model_dir / "model.keras").is_file()
 
 
+def planned_runs(config):
+    """The study's runs (``plan_study``), sized by the target task's training split."""
+    target = load_tasks([config.target], config.task_dir)[config.target]
+    return plan_study(config, len(read_split(target, "train", config.data_dir)))
+
+
 def run_study(config, verbose=True):
     """Runs every planned run not yet finished; writes ``<study_dir>/study.json``.
 
@@ -56,12 +62,13 @@ def run_study(config, verbose=True):
 
     study_dir = pathlib.Path(config.study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
-    target = load_tasks([config.target], config.task_dir)[config.target]
-    target_size = len(read_split(target, "train", config.data_dir))
-    runs = plan_study(config, target_size)
+    runs = planned_runs(config)
     index_path = study_dir / "study.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {"runs": {}}
     index["config"] = dataclasses.asdict(config)
+    if index.get("planned") != [planned.name for planned in runs]:  # an interim report says what is to come
+        index["planned"] = [planned.name for planned in runs]
+        write_text_atomically(index_path, json.dumps(index, indent=2) + "\n")
     started = time.time()
     for number, planned in enumerate(runs, 1):
         if _finished(planned):
