@@ -58,6 +58,8 @@ def test_a_new_task_needs_only_yaml(tmp_path):
         (("input: single", "input: pair"), "field 'files.splits.train.text_b'"),
         (("labels: [a, b]\n", ""), "field 'labels'"),
         (("  dir: T\n", ""), "field 'files.dir': required field is missing"),
+        (("metrics: [accuracy]", "metrics: [accuracy]\ndistill_weight: 1.5"),
+         "field 'distill_weight': must be in [0, 1], got 1.5"),
     ],
 )
 def test_bad_yaml_names_file_and_field(tmp_path, change, message):

@@ -10,16 +10,18 @@ from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.metrics import primary_metric
 
 
-def _final(model_dir):
-    return json.loads((pathlib.Path(model_dir) / "metrics.json").read_text())["final"]
+def read_records(study):
+    """Every finished run's metrics.json, read once: {run name: record}."""
+    return {name: json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())
+            for name, entry in study["runs"].items()}
 
 
-def _optimiser_text(study):
+def _optimiser_text(records):
     """The runs' optimiser as their recorded settings say (e.g. 'Adamax, peak learning rate 0.0002,
     10% warm-up, linear decay'); each distinct setting once."""
     phrases = []
-    for entry in study["runs"].values():
-        train = json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())["settings"]["train"]
+    for record in records.values():
+        train = record["settings"]["train"]
         phrase = (("LazyAdamax" if train.get("lazy_embedding_update") else "Adamax")
                   + f", peak learning rate {train['learning_rate']:g}, {100 * train['warmup_proportion']:g}% warm-up,"
                   " linear decay" + (f", gradient norm clipped at {train['clip_norm']:g}" if train["clip_norm"] else ""))
@@ -58,7 +60,7 @@ PAPER_DIRECTIONS = [
 ]
 
 
-def collect(study):
+def collect(study, records):
     """Per run, the task's primary dev metric: {(kind, task, fraction, init): [values over seeds]},
     and the study's TaskConfigs by name.
 
@@ -71,13 +73,12 @@ def collect(study):
                    | {config["target"]})  # the target's metric names the curve's axis before its runs exist
     tasks = load_tasks(names, config.get("task_dir"))
     table = {}
-    for entry in study["runs"].values():
-        final = _final(entry["model_dir"])
+    for run_name, entry in study["runs"].items():
+        final = records[run_name]["final"]
         # A multi-task run reports its own tasks (the ablation lacks the task it leaves out).
         task_names = [entry["task"]] if entry["task"] else [n for n in config["tasks"] if n in final]
         for name in task_names:
-            metric = primary_metric(tasks[name])
-            value = final[name]["dev"][metric]
+            value = final[name]["dev"][primary_metric(tasks[name])]
             key = (entry["kind"], name, entry.get("fraction"), entry.get("init"))
             table.setdefault(key, []).append(value)
     return table, tasks
@@ -129,11 +130,11 @@ def _target_chance(config, metrics):
     return chance_level(target, dev.labels)[metrics[config["target"]]]
 
 
-def write_runs_json(study, path):
+def write_runs_json(study, records, path):
     """Writes every run's design and final dev metrics to one small JSON file (no checkpoints)."""
     runs = {}
     for name, entry in study["runs"].items():
-        record = json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())
+        record = records[name]
         runs[name] = {**entry, "final": record["final"], "train_examples": record.get("train_examples")}
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,14 +192,15 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     """
     study = json.loads(pathlib.Path(study_json).read_text())
     config = study["config"]
-    table, tasks = collect(study)
+    records = read_records(study)
+    table, tasks = collect(study, records)
     metrics = {name: primary_metric(task) for name, task in tasks.items()}
     out_md, out_png = pathlib.Path(out_md), pathlib.Path(out_png)
     out_md.parent.mkdir(parents=True, exist_ok=True)
     chance = _target_chance(config, metrics)
     plot_adaptation(table, config["target"], out_png, metrics.get(config["target"], "dev metric"), chance)
     if out_json:
-        write_runs_json(study, out_json)
+        write_runs_json(study, records, out_json)
     machine = machine or "; ".join(_machines(study)) or machine_description() + " (the report's machine)"
     commits = sorted({r.get("commit", "unrecorded") for r in study["runs"].values()})
     seeds = ", ".join(str(s) for s in config["seeds"])
@@ -212,7 +214,7 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         f" over {len(study['runs'])} runs (a run resumed after a stop counts the part after it)."
         f" Code: commit {', '.join(commits)}.",
         f"- Encoder: `{config['preset']}`; head input: {config['head_input']}; max length"
-        f" {config['max_seq_length']}; batch {config['batch_size']}; {_optimiser_text(study)}.",
+        f" {config['max_seq_length']}; batch {config['batch_size']}; {_optimiser_text(records)}.",
         "- Budget: " + (f"at most {config['max_examples_per_task']}" if config["max_examples_per_task"] else "all")
         + " training examples of each task every epoch"
         + "".join(f", {t} at most {n}" for t, n in config.get("task_max_examples", {}).items())
@@ -268,10 +270,9 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         "|---:|---:|---:|---:|",
     ]
     sizes = {}
-    for entry in study["runs"].values():
+    for name, entry in study["runs"].items():
         if entry["kind"] == "adapt":
-            record = json.loads((pathlib.Path(entry["model_dir"]) / "metrics.json").read_text())
-            sizes[entry["fraction"]] = record.get("train_examples", {}).get(target)
+            sizes[entry["fraction"]] = records[name].get("train_examples", {}).get(target)
     for fraction in sorted({k[2] for k in table if k[0] == "adapt"}):
         cells = []
         for init in ("pretrained", "mtdnn"):

@@ -28,6 +28,7 @@ from mtdnn_tf.models.head_kinds import get_head_kind, head_kind_names
 from mtdnn_tf.task_types import get_task_type, task_type_names
 from mtdnn_tf.tasks.schema import field, parse
 from mtdnn_tf.training.smart import SmartConfig
+from mtdnn_tf.training.train_config import TrainConfig
 
 INPUTS = ("single", "pair")
 
@@ -154,8 +155,11 @@ def _validate(task, path):
         SmartConfig().for_task(task.smart)
     except SettingError as e:
         fail(f"smart.{e.setting}", e.detail)
-    if task.distill_weight is not None and not 0 <= task.distill_weight <= 1:
-        fail("distill_weight", f"must be in [0, 1], got {task.distill_weight}")
+    if task.distill_weight is not None:
+        try:  # checked by TrainConfig as the run's --distill_weight is
+            TrainConfig(distill_weight=task.distill_weight)
+        except SettingError as e:
+            fail(e.setting, e.detail)
     if task.loss_weight <= 0:
         fail("loss_weight", f"must be positive, got {task.loss_weight}")
     if task.files is None and task.tfds is None:
