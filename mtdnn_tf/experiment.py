@@ -172,7 +172,7 @@ def run(settings, verbose=True):
     if settings.teachers:
         train, distillation = attach_soft_targets(data.train, tasks, settings.teachers, tokenizer,
                                                   settings.max_seq_length, settings.cache_dir or settings.model_dir,
-                                                  verbose)
+                                                  verbose, eval_splits=data.eval)
         data = data._replace(train=train)
 
     def initialize(model):

@@ -35,8 +35,11 @@ def test_one_teachers_soft_targets_are_its_predictions_and_are_stored_under_a_ke
     trained = load_trained_model(teacher)
     data = demo_data(trained.tasks, demo_dir, demo_tokenizer)
     splits, record = distillation.attach_soft_targets(data.train, trained.tasks, [str(teacher)], demo_tokenizer, 24,
-                                                      tmp_path, verbose=False)
+                                                      tmp_path, verbose=False, eval_splits=data.eval)
     evaluator = Evaluator(trained.model, tf.distribute.get_strategy())
+    # A one-teacher ensemble scores what the teacher itself scores on the dev splits.
+    own = evaluator.evaluate(trained.tasks, data.eval)
+    assert {name: record[name]["ensemble"] for name in TASKS} == own and own["demo_sentiment"]["dev"]
     logits = evaluator.predict(trained.tasks["demo_sentiment"], data.train["demo_sentiment"])
     probabilities = tf.nn.softmax(logits).numpy()
     np.testing.assert_allclose(splits["demo_sentiment"].soft_targets, probabilities, atol=1e-6)

@@ -82,9 +82,14 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
     assert len(runs) == 16
     header = next(line for line in text.splitlines() if line.startswith("| task | single-task"))
-    assert header.endswith("| multi-task, uniform sampling (seed 1) | multi-task distilled from 2 seeds (seed 1) |")
+    assert header.endswith("| multi-task, uniform sampling (seed 1) | ensemble of the 2 multi-task seeds (the teachers)"
+                           " | multi-task distilled from them (seed 1) |")
     distilled = json.loads((tmp_path / "study/multi_task_distilled/seed1/metrics.json").read_text())
     assert distilled["distillation"]["demo_sentiment"]["teachers"] == 2
+    ensemble = distilled["distillation"]["demo_sentiment"]["ensemble"]["dev"]["accuracy"]
+    cells = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |")).split("|")
+    assert cells[6].strip() == f"{100 * ensemble:.1f}"
+    assert cells[7].strip() == f"{100 * distilled['final']['demo_sentiment']['dev']['accuracy']:.1f}"
     smart = [runs[f"single_task_smart/demo_sentiment/seed{s}"]["final"]["demo_sentiment"]["dev"]["accuracy"]
              for s in (1, 2)]
     smart_row = next(line for line in text.split("## SMART")[1].splitlines() if line.startswith("| demo_sentiment |"))

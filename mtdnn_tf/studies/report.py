@@ -81,6 +81,11 @@ def collect(study, records):
             value = final[name]["dev"][primary_metric(tasks[name])]
             key = (entry["kind"], name, entry.get("fraction"), entry.get("init"))
             table.setdefault(key, []).append(value)
+        # A distilled run also recorded its teachers' ensemble, scored on the same dev sets.
+        for name, distilled in records[run_name].get("distillation", {}).items():
+            if "dev" in distilled.get("ensemble", {}):
+                value = distilled["ensemble"]["dev"][primary_metric(tasks[name])]
+                table.setdefault(("ensemble", name, None, None), []).append(value)
     return table, tasks
 
 
@@ -238,8 +243,9 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
                                                 if config["compare_sampling"] == "temperature" else "")
         header += f" multi-task, {sampler} sampling (seed {config['seeds'][0]}) |"
     if config.get("distill"):  # one extra multi-task run distilled from every seed's multi-task model
-        kinds.append("distilled")
-        header += f" multi-task distilled from {len(config['seeds'])} seeds (seed {config['seeds'][0]}) |"
+        kinds += ["ensemble", "distilled"]
+        header += (f" ensemble of the {len(config['seeds'])} multi-task seeds (the teachers) |"
+                   f" multi-task distilled from them (seed {config['seeds'][0]}) |")
     lines += [header, "|---|" + "---:|" * len(kinds)]
     for task in config["tasks"]:
         cells = [_cell(table[(kind, task, None, None)], each=True) if (kind, task, None, None) in table else "—"

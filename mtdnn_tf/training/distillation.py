@@ -10,7 +10,8 @@ with ``w`` the run's ``distill_weight`` or the task YAML's.
 
 Soft targets are computed once and stored (``<store>/soft_targets/<key>.npz``);
 the key hashes the teachers' model files and the packed split, so it changes
-when either does.
+when either does. The same averaged outputs on the labelled evaluation splits
+give the teacher ensemble's own metrics, recorded beside the student's.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.backbone import tokenizer_options
 from mtdnn_tf.training.evaluator import Evaluator
 
@@ -67,10 +69,19 @@ def compute_soft_targets(teachers, task, split, batch_size=64):
     return task.task_type.teacher_targets(task, outputs, split)
 
 
-def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_length, store_dir, verbose=True):
+def ensemble_metrics(teachers, task, splits):
+    """The teachers' ensemble (their averaged outputs, as soft targets) scored on each labelled split."""
+    return {name: compute_metrics(task, compute_soft_targets(teachers, task, split), split.labels)
+            for name, split in splits.items() if split.labels is not None}
+
+
+def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_length, store_dir, verbose=True,
+                        eval_splits=None):
     """``train_splits`` with ``soft_targets`` set for each task some teacher has; returns (splits, record).
 
-    ``record`` maps each distilled task to its teacher count and soft-target key (for metrics.json).
+    ``record`` maps each distilled task to its teacher count and soft-target file, and, with
+    ``eval_splits`` (name -> {split: PackedSplit}), to the teacher ensemble's metrics on them
+    (``ensemble``: {split: {metric: value}}), for metrics.json.
     Soft targets are read from ``store_dir/soft_targets`` when their key is there.
     """
     import dataclasses  # noqa: PLC0415
@@ -101,6 +112,10 @@ def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_le
                 np.savez(tmp, soft_targets=soft)
         splits[name] = dataclasses.replace(split, soft_targets=soft)
         record[name] = {"teachers": len(own), "soft_targets": str(path)}
+        if eval_splits and eval_splits.get(name):  # what the student is distilled from, scored as it will be
+            record[name]["ensemble"] = ensemble_metrics([t for t, _ in own], tasks[name], eval_splits[name])
+            if verbose:
+                print(f"Teacher ensemble on {name}: {record[name]['ensemble']}")
     if not record:
         raise UserInputError(f"--teachers: none of {', '.join(teacher_dirs)} has any of the tasks {', '.join(tasks)}")
     return splits, record
