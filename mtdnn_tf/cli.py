@@ -6,9 +6,10 @@ from mtdnn_tf.errors import UserInputError
 
 
 def run_guarded(fn, extra=None):
-    """Runs ``fn``; a UserInputError prints 'error: ...' and exits 2, ``extra`` maps types to codes."""
+    """Runs ``fn``, returning its exit status (None: 0); a UserInputError prints 'error: ...' and
+    exits 2, ``extra`` maps types to codes."""
     try:
-        fn()
+        return fn() or 0
     except UserInputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

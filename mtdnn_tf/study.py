@@ -8,7 +8,8 @@ model; then fine-tunes --target (held out of multi-task training) on fractions
 of its training data from the multi-task encoder and from the pretrained
 encoder alone. Writes --report (Markdown) and --plot (PNG) from the runs'
 metrics.json files. Rerunning skips finished runs; --report_only rewrites the
-report from what is there.
+report from what is there; --reproduce=<run> trains one finished run again and
+compares its metrics with the recorded ones.
 """
 
 import os
@@ -61,6 +62,10 @@ flags.DEFINE_string("report_json", "docs/results/study_runs.json", "Every run's 
 flags.DEFINE_string("notes", None, "A Markdown file appended to the report as its interpretation.")
 flags.DEFINE_string("machine", None, "Description of the machine for the report (default: from the OS).")
 flags.DEFINE_bool("report_only", False, "Do not train; rewrite the report from --study_dir.")
+flags.DEFINE_string("reproduce", None, "Do not run the study: train its finished run of this name (e.g. "
+                    "refined/rte/seed1) again into --reproduce_dir and compare the final dev metrics with the "
+                    "recorded ones; exit status 0 when identical, 1 when not.")
+flags.DEFINE_string("reproduce_dir", None, "Where --reproduce trains (default: a new temporary directory).")
 
 flags.mark_flags_as_required(["tasks", "target", "data_dir", "preset", "study_dir"])
 
@@ -108,6 +113,8 @@ def study_main():
     from mtdnn_tf.studies.runner import planned_runs, run_study  # noqa: PLC0415
 
     config = config_from_flags()
+    if FLAGS.reproduce:
+        return reproduce(config)
     study_json = pathlib.Path(config.study_dir) / "study.json"
     planned = None
     if FLAGS.report_only:
@@ -125,6 +132,29 @@ def study_main():
     write_report(study_json, FLAGS.report, FLAGS.plot, command=command, machine=FLAGS.machine, notes=FLAGS.notes,
                  out_json=FLAGS.report_json, planned=planned)
     print(f"Wrote {FLAGS.report}, {FLAGS.plot} and {FLAGS.report_json}")
+
+
+def reproduce(config):
+    """--reproduce: one run trained again; prints both runs' metrics; 0 if identical, else 1."""
+    import tempfile  # noqa: PLC0415
+
+    from mtdnn_tf.studies.runner import reproduce_run  # noqa: PLC0415
+
+    model_dir = FLAGS.reproduce_dir or tempfile.mkdtemp(prefix="mtdnn_reproduce_")
+    print(f"Training {FLAGS.reproduce} again into {model_dir}")
+    recorded, reproduced = reproduce_run(config, FLAGS.reproduce, model_dir)
+    differences = []
+    for task, by_split in recorded.items():
+        for split, values in by_split.items():
+            for metric, value in values.items():
+                again = reproduced.get(task, {}).get(split, {}).get(metric)
+                print(f"{task} {split} {metric}: recorded {value!r}, now {again!r}")
+                differences.append(float("inf") if again is None else abs(again - value))
+    if max(differences, default=0.0) == 0.0:
+        print(f"{FLAGS.reproduce}: identical")
+        return 0
+    print(f"{FLAGS.reproduce}: differs, by up to {max(differences):.3g}")
+    return 1
 
 
 main = absl_main(study_main)

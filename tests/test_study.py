@@ -142,7 +142,7 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
 
     from mtdnn_tf.data.synthetic import write_demo_suite
     from mtdnn_tf.studies.report import write_report
-    from mtdnn_tf.studies.runner import run_study
+    from mtdnn_tf.studies.runner import reproduce_run, run_study
     from mtdnn_tf.training.trainer import MultiTaskTrainer
 
     data = tmp_path / "data"
@@ -180,6 +180,24 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     assert study["runs"][single]["commit"]
     assert len(json.loads((tmp_path / f"study/{single}/metrics.json").read_text())["epochs"]) == 2
     assert "Interim" not in write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png")
+    # The same code trains a finished run again to the same metrics (--reproduce).
+    recorded, reproduced = reproduce_run(config, "refined/demo_sentiment/seed1", tmp_path / "study" / "again",
+                                         verbose=False)
+    assert reproduced == recorded and recorded["demo_sentiment"]["dev"]["accuracy"] > 0
+
+
+def test_reproduce_refuses_an_unknown_or_unfinished_run(tmp_path):
+    from mtdnn_tf.data.synthetic import write_demo_suite
+    from mtdnn_tf.studies.runner import reproduce_run
+
+    data = tmp_path / "data"
+    write_demo_suite(data, train_size=64, dev_size=16)
+    config = _config(tmp_path, data)
+    with pytest.raises(UserInputError, match=r"^--reproduce: 'refined/rte/seed1' is not a run of this study \(its"
+                                             r" runs are named like multi_task/seed1, single_task/demo_sentiment/seed1,"):
+        reproduce_run(config, "refined/rte/seed1", tmp_path / "again")
+    with pytest.raises(UserInputError, match=r"^--reproduce: multi_task/seed1 has not finished in .*study \(no complete"):
+        reproduce_run(config, "multi_task/seed1", tmp_path / "again")
 
 
 def test_plan_with_baseline_tasks_an_ablation_and_a_per_task_cap(tmp_path):

@@ -15,6 +15,7 @@ import time
 
 from mtdnn_tf.atomic_files import write_text_atomically
 from mtdnn_tf.data.readers import read_split
+from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.experiment import run
 from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.studies.plan import plan_study
@@ -91,3 +92,25 @@ def run_study(config, verbose=True):
     if verbose:
         print(f"Study runs done in {time.time() - started:.0f} s ({len(runs)} runs)")
     return index_path
+
+
+def reproduce_run(config, name, model_dir, verbose=True):
+    """Trains the finished study run ``name`` again, into ``model_dir``, with this code.
+
+    Returns (recorded, reproduced): the two runs' final dev metrics. The run starts
+    from what it started from in the study (the same init_from or teachers).
+    """
+    runs = {planned.name: planned for planned in planned_runs(config)}
+    if name not in runs:
+        raise UserInputError(f"--reproduce: {name!r} is not a run of this study (its runs are named like"
+                             f" {', '.join(list(runs)[:3])})")
+    recorded = pathlib.Path(runs[name].settings.model_dir) / "metrics.json"
+    if not _finished(runs[name]):
+        raise UserInputError(f"--reproduce: {name} has not finished in {config.study_dir} (no complete {recorded})")
+    if pathlib.Path(model_dir).resolve() == pathlib.Path(runs[name].settings.model_dir).resolve():
+        raise UserInputError(f"--reproduce_dir: {model_dir} is the study's own run directory")
+    settings = dataclasses.replace(runs[name].settings, model_dir=str(model_dir))
+    run(settings, verbose=verbose)
+    reproduced = json.loads((pathlib.Path(model_dir) / "metrics.json").read_text())["final"]
+    return json.loads(recorded.read_text())["final"], reproduced
+
