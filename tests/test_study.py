@@ -103,6 +103,15 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     spread = 100 * float(np.std(single, ddof=1))
     assert row.split("|")[2].strip() == (f"{50 * (single[0] + single[1]):.1f} ± {spread:.1f} "
                                          f"({100 * single[0]:.1f}, {100 * single[1]:.1f})")
+    # Effects are paired per seed: multi-task minus single-task of the same seed.
+    multi = [runs[f"multi_task/seed{s}"]["final"]["demo_sentiment"]["dev"]["accuracy"] for s in (1, 2)]
+    differences = [100 * (m - o) for m, o in zip(multi, single)]
+    mean = float(np.mean(differences))
+    agree = sum(1 for d in differences if d != 0 and (d > 0) == (mean > 0))
+    effect = next(line for line in text.split("## Effects against the seed spread")[1].splitlines()
+                  if line.startswith("| demo_sentiment |")).split("|")[2].strip()
+    assert effect == (f"{mean:+.1f} ± {np.std(differences, ddof=1):.1f} ({agree} of 2 seeds"
+                      f" {'>' if mean > 0 else '<'} 0)")
     assert "Majority class of the demo_pair dev set: " in text and "## The paper's directions" in text
     assert "Code: commit " in text and "unrecorded" not in text
     from mtdnn_tf.hardware import cpu_model

@@ -172,6 +172,54 @@ def _smart_section(study, table):
     return lines
 
 
+def _averaged_series(table, kind, averaged):
+    """Per seed, the mean of ``kind``'s values over the ``averaged`` tasks (seeds all of them have)."""
+    per_task = [table.get((kind, t, None, None), []) for t in averaged]
+    seeds = min((len(v) for v in per_task), default=0)
+    return [float(np.mean([v[i] for v in per_task])) for i in range(seeds)]
+
+
+# The comparisons read against the seed spread: (later kind, earlier kind, heading).
+EFFECTS = [("multi_task", "single_task", "multi-task − single-task"),
+           ("refined", "single_task", "refinement − single-task"),
+           ("refined", "multi_task", "refinement − multi-task")]
+
+
+def _effect_cell(later, earlier):
+    """Per-seed paired differences (same seed): 'mean ± sd (k of n seeds > 0)', in points."""
+    differences = [100 * (a - b) for a, b in zip(later, earlier)]
+    if not differences:
+        return "—"
+    mean = float(np.mean(differences))
+    if len(differences) == 1:
+        return f"{mean:+.1f} (1 seed)"
+    same_sign = sum(1 for d in differences if (d > 0) == (mean > 0) and d != 0)
+    return (f"{mean:+.1f} ± {float(np.std(differences, ddof=1)):.1f} ({same_sign} of {len(differences)} seeds"
+            f" {'>' if mean > 0 else '<'} 0)")
+
+
+def _effects_section(config, table, averaged):
+    """Each effect as paired per-seed differences, so it can be set against the seed spread."""
+    tasks = [t for t in config["tasks"] if ("single_task", t, None, None) in table]
+    if not tasks:
+        return []
+    lines = ["", "## Effects against the seed spread", "",
+             "Per seed, the difference between two settings trained with that seed (in points of the task's"
+             " metric), then mean ± sample standard deviation over seeds and how many seeds agree in sign."
+             " An effect whose spread is as large as its mean, or whose sign the seeds do not agree on, is"
+             " not established by these runs.", "",
+             "| task | " + " | ".join(heading for _, _, heading in EFFECTS) + " |", "|---|" + "---:|" * len(EFFECTS)]
+    for task in tasks:
+        cells = [_effect_cell(table.get((a, task, None, None), []), table.get((b, task, None, None), []))
+                 for a, b, _ in EFFECTS]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    if averaged:
+        cells = [_effect_cell(_averaged_series(table, a, averaged), _averaged_series(table, b, averaged))
+                 for a, b, _ in EFFECTS]
+        lines.append(f"| average of {', '.join(averaged)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _progress_lines(study, planned):
     """For a study still running: how many planned runs have finished, and which kinds are still to come."""
     missing = [name for name in planned if name not in study["runs"]]
@@ -253,14 +301,11 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     averaged = [t for t in ("rte", "mrpc", "stsb", "cola") if t in config["tasks"]]
     if averaged:  # per seed, the mean over these tasks; then mean ± sd over seeds
-        cells = []
-        for kind in kinds:
-            per_task = [table.get((kind, t, None, None), []) for t in averaged]
-            seeds = min(len(v) for v in per_task)
-            cells.append(_cell([np.mean([v[i] for v in per_task]) for i in range(seeds)], each=True)
-                         if seeds else "—")
+        cells = [_cell(values, each=True) if values else "—"
+                 for values in (_averaged_series(table, kind, averaged) for kind in kinds)]
         lines.append(f"| average of {', '.join(averaged)} | " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean ± sample standard deviation over seeds, then each seed's value in seed order."]
+    lines += _effects_section(config, table, averaged)
     lines += _smart_section(study, table)
     target = config["target"]
     lines += [
