@@ -120,6 +120,12 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     assert f"Machine: {study['runs']['multi_task/seed1']['machine']}." in text
     assert f"Adamax, peak learning rate {config.learning_rate:g}, 10% warm-up, linear decay" in text  # the runs' own
     assert "| 5% | 3 |" in text and "| 100% | 64 |" in text
+    adapted = {(init, d): runs[f"adapt/demo_pair/0.05/sample{d}/{init}"]["final"]["demo_pair"]["dev"]["accuracy"]
+               for init in ("mtdnn", "pretrained") for d in (0, 1)}
+    gaps = [100 * (adapted["mtdnn", d] - adapted["pretrained", d]) for d in (0, 1)]
+    row = next(line for line in text.splitlines() if line.startswith("| 5% | 3 |"))
+    assert row.split("|")[5].strip().startswith(f"{np.mean(gaps):+.1f} ± {np.std(gaps, ddof=1):.1f} (")
+    assert row.split("|")[5].strip().endswith(" of 2 draws > 0)") or row.split("|")[5].strip().endswith(" draws < 0)")
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "python -m x" in text
     assert text.rstrip().endswith("## Reading the numbers\n\nHand-written reading.")

@@ -185,16 +185,16 @@ EFFECTS = [("multi_task", "single_task", "multi-task − single-task"),
            ("refined", "multi_task", "refinement − multi-task")]
 
 
-def _effect_cell(later, earlier):
-    """Per-seed paired differences (same seed): 'mean ± sd (k of n seeds > 0)', in points."""
+def _effect_cell(later, earlier, unit="seed"):
+    """Paired differences (same seed, or same draw): 'mean ± sd (k of n seeds > 0)', in points."""
     differences = [100 * (a - b) for a, b in zip(later, earlier)]
     if not differences:
         return "—"
     mean = float(np.mean(differences))
     if len(differences) == 1:
-        return f"{mean:+.1f} (1 seed)"
+        return f"{mean:+.1f} (1 {unit})"
     same_sign = sum(1 for d in differences if (d > 0) == (mean > 0) and d != 0)
-    return (f"{mean:+.1f} ± {float(np.std(differences, ddof=1)):.1f} ({same_sign} of {len(differences)} seeds"
+    return (f"{mean:+.1f} ± {float(np.std(differences, ddof=1)):.1f} ({same_sign} of {len(differences)} {unit}s"
             f" {'>' if mean > 0 else '<'} 0)")
 
 
@@ -317,8 +317,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         f" {config['seeds'][0]}) or from the pretrained encoder alone; {config['samples_per_fraction']}"
         " draws per fraction below 100% (mean ± standard deviation, [min, max]).",
         "",
-        "| fraction | examples | pretrained encoder | MT-DNN encoder |",
-        "|---:|---:|---:|---:|",
+        "| fraction | examples | pretrained encoder | MT-DNN encoder | MT-DNN − pretrained, paired by draw |",
+        "|---:|---:|---:|---:|---:|",
     ]
     sizes = {}
     for name, entry in study["runs"].items():
@@ -329,6 +329,9 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         for init in ("pretrained", "mtdnn"):
             values = table.get(("adapt", target, fraction, init), [])
             cells.append(f"{_cell(values)} [{100 * min(values):.1f}, {100 * max(values):.1f}]" if values else "—")
+        # The plan trains both starting points on each draw, so the i-th values share their training data.
+        cells.append(_effect_cell(table.get(("adapt", target, fraction, "mtdnn"), []),
+                                  table.get(("adapt", target, fraction, "pretrained"), []), unit="draw"))
         lines.append(f"| {100 * fraction:g}% | {sizes.get(fraction, '?')} | " + " | ".join(cells) + " |")
     if chance is not None:
         lines += ["", f"Majority class of the {target} dev set: {100 * chance:.1f}%."]
