@@ -220,8 +220,9 @@ import json, sys
 import tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
 inputs = json.loads(sys.argv[2])
-out = {name: {k: v.numpy().tolist() for k, v in model.signatures[name](
-    **{f: tf.constant(x, tf.int32) for f, x in features.items()}).items()} for name, features in inputs.items()}
+out = {key: {k: v.numpy().tolist() for k, v in model.signatures[request["signature"]](
+    **{f: tf.constant(x, tf.int32) for f, x in request["features"].items()}).items()}
+       for key, request in inputs.items()}
 out["tensorflow_text imported"] = "tensorflow_text" in sys.modules
 print(json.dumps(out, default=lambda b: b.decode()))
 """
@@ -237,14 +238,30 @@ def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
         if task.type == "ranking":
             packed = packer.pack(QUERY * 3, CANDIDATES[0])
             # one group of three candidates and a padding candidate (all-zero mask)
-            inputs[name] = {k: np.concatenate([v, np.zeros_like(v[:1])])[np.newaxis].tolist() for k, v in packed.items()}
+            features = {k: np.concatenate([v, np.zeros_like(v[:1])])[np.newaxis].tolist() for k, v in packed.items()}
+            inputs[name] = {"signature": name, "features": features}
         else:
-            inputs[name] = {k: v.tolist() for k, v in packer.pack(*(PAIRS if task.is_pair else PAIRS[:1])).items()}
+            packed = packer.pack(*(PAIRS if task.is_pair else PAIRS[:1]))
+            inputs[name] = {"signature": name, "features": {k: v.tolist() for k, v in packed.items()}}
+            # Any length the client sends: cut to the longest real sequence (13 of 24 columns, say), the
+            # signature pads it to a bucket length and answers the same.
+            real = int(packed["padding_mask"].sum(-1).max())
+            assert real % 8 and real < packed["token_ids"].shape[-1]  # not itself a bucket length
+            inputs[f"{name}, trimmed"] = {"signature": name,
+                                          "features": {k: v[:, :real].tolist() for k, v in packed.items()}}
     result = subprocess.run([sys.executable, "-c", ID_LOADER, str(export_dir), json.dumps(inputs)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served.pop("tensorflow_text imported") is False
+    for name in list(served):
+        if name.endswith(", trimmed"):
+            full = served[name.removesuffix(", trimmed")]
+            for key, value in served.pop(name).items():
+                if key == "label":
+                    assert value == full[key], name
+                else:
+                    np.testing.assert_allclose(value, full[key], atol=1e-5, err_msg=f"{name}/{key}")
     for name, task in trained_model.tasks.items():
         expected = _in_memory(trained_model, name)
         if task.type == "ranking":

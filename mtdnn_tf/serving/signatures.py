@@ -66,14 +66,16 @@ def make_serving_function(task, model, packer, jit_compile=False):
 
 
 def _to_bucket_length(features):
-    """Pads (with padding) or cuts (padding columns only) to a bucket length: few shapes, little waste."""
+    """Pads, or cuts padding columns, to the smallest bucket length holding the longest real sequence
+    (the sequence itself beyond the last bucket): a client's any length compiles to few shapes."""
     length = tf.shape(features["token_ids"])[-1]
+    real = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=-1))
     buckets = tf.constant(BUCKET_STEPS, tf.int32)
-    target = tf.maximum(buckets[tf.minimum(tf.searchsorted(buckets, [length])[0], len(BUCKET_STEPS) - 1)], length)
+    index = tf.searchsorted(buckets, tf.reshape(real, [1]))[0]
+    target = tf.where(index < len(BUCKET_STEPS), tf.gather(buckets, tf.minimum(index, len(BUCKET_STEPS) - 1)), real)
     rank = len(features["token_ids"].shape)
-    padding = tf.concat([tf.zeros([rank - 1, 2], tf.int32), [[0, target - length]]], axis=0)
-    padded = {name: tf.pad(value, padding) for name, value in features.items()}
-    return trim_features(padded, BUCKET_STEPS + (tf.int32.max,))
+    padding = tf.concat([tf.zeros([rank - 1, 2], tf.int32), [[0, tf.maximum(target - length, 0)]]], axis=0)
+    return {name: tf.pad(value, padding)[..., :target] for name, value in features.items()}
 
 
 def token_id_signature(task):
