@@ -155,7 +155,8 @@ def _smart_section(study, table):
     lines = ["", "## SMART adversarial regularisation", "",
              "Single-task runs of the same seeds, without and with SMART (alpha 1, K 1, the official defaults);"
              " minutes: mean wall time of one run, over the runs not resumed after a stop.", "",
-             "| task | single-task | single-task + SMART | minutes without | minutes with |", "|---|---:|---:|---:|---:|"]
+             "| task | single-task | single-task + SMART | SMART − single-task, paired by seed | minutes without"
+             " | minutes with |", "|---|---:|---:|---:|---:|---:|"]
     for task in smart_tasks:
         with_smart = table.get(("smart", task, None, None), [])
         if not with_smart:
@@ -168,7 +169,7 @@ def _smart_section(study, table):
                        and e.get("resumed") is False]  # runs of older code did not record it
             minutes[kind] = f"{np.mean(seconds) / 60:.1f}" if seconds else "—"
         lines.append(f"| {task} | {_cell(plain, each=True) if plain else '—'} | {_cell(with_smart, each=True)} |"
-                     f" {minutes['single_task']} | {minutes['smart']} |")
+                     f" {_effect_cell(with_smart, plain)} | {minutes['single_task']} | {minutes['smart']} |")
     return lines
 
 
