@@ -8,6 +8,7 @@ import numpy as np
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.metrics import primary_metric
+from mtdnn_tf.studies.cells import averaged_series, effect_cell, mean_cell
 
 
 def read_records(study):
@@ -33,20 +34,6 @@ def _optimiser_text(records):
 def _machines(study):
     """The machines the runs recorded (runs before this was recorded have none)."""
     return sorted({entry["machine"] for entry in study["runs"].values() if entry.get("machine")})
-
-
-def _mean_spread(values):
-    values = np.asarray(values, float)
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-
-def _cell(values, each=False):
-    """'58.1 ± 1.2' (mean ± sample standard deviation, in %), with ``each`` followed by every value."""
-    mean, spread = _mean_spread(values)
-    text = f"{100 * mean:.1f} ± {100 * spread:.1f}" if len(values) > 1 else f"{100 * mean:.1f}"
-    if each and len(values) > 1:
-        text += " (" + ", ".join(f"{100 * v:.1f}" for v in values) + ")"
-    return text
 
 
 # The paper's findings, for the reader to set ours beside (Liu et al. 2019, BERT-large, full GLUE).
@@ -168,35 +155,15 @@ def _smart_section(study, table):
                        and e["seed"] in study["config"]["seeds"][:len(with_smart)]
                        and e.get("resumed") is False]  # runs of older code did not record it
             minutes[kind] = f"{np.mean(seconds) / 60:.1f}" if seconds else "—"
-        lines.append(f"| {task} | {_cell(plain, each=True) if plain else '—'} | {_cell(with_smart, each=True)} |"
-                     f" {_effect_cell(with_smart, plain)} | {minutes['single_task']} | {minutes['smart']} |")
+        lines.append(f"| {task} | {mean_cell(plain, each=True) if plain else '—'} | {mean_cell(with_smart, each=True)} |"
+                     f" {effect_cell(with_smart, plain)} | {minutes['single_task']} | {minutes['smart']} |")
     return lines
-
-
-def _averaged_series(table, kind, averaged):
-    """Per seed, the mean of ``kind``'s values over the ``averaged`` tasks (seeds all of them have)."""
-    per_task = [table.get((kind, t, None, None), []) for t in averaged]
-    seeds = min((len(v) for v in per_task), default=0)
-    return [float(np.mean([v[i] for v in per_task])) for i in range(seeds)]
 
 
 # The comparisons read against the seed spread: (later kind, earlier kind, heading).
 EFFECTS = [("multi_task", "single_task", "multi-task − single-task"),
            ("refined", "single_task", "refinement − single-task"),
            ("refined", "multi_task", "refinement − multi-task")]
-
-
-def _effect_cell(later, earlier, unit="seed"):
-    """Paired differences (same seed, or same draw): 'mean ± sd (k of n seeds > 0)', in points."""
-    differences = [100 * (a - b) for a, b in zip(later, earlier)]
-    if not differences:
-        return "—"
-    mean = float(np.mean(differences))
-    if len(differences) == 1:
-        return f"{mean:+.1f} (1 {unit})"
-    same_sign = sum(1 for d in differences if (d > 0) == (mean > 0) and d != 0)
-    return (f"{mean:+.1f} ± {float(np.std(differences, ddof=1)):.1f} ({same_sign} of {len(differences)} {unit}s"
-            f" {'>' if mean > 0 else '<'} 0)")
 
 
 def _effects_section(config, table, averaged):
@@ -211,11 +178,11 @@ def _effects_section(config, table, averaged):
              " not established by these runs.", "",
              "| task | " + " | ".join(heading for _, _, heading in EFFECTS) + " |", "|---|" + "---:|" * len(EFFECTS)]
     for task in tasks:
-        cells = [_effect_cell(table.get((a, task, None, None), []), table.get((b, task, None, None), []))
+        cells = [effect_cell(table.get((a, task, None, None), []), table.get((b, task, None, None), []))
                  for a, b, _ in EFFECTS]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     if averaged:
-        cells = [_effect_cell(_averaged_series(table, a, averaged), _averaged_series(table, b, averaged))
+        cells = [effect_cell(averaged_series(table, a, averaged), averaged_series(table, b, averaged))
                  for a, b, _ in EFFECTS]
         lines.append(f"| average of {', '.join(averaged)} | " + " | ".join(cells) + " |")
     return lines
@@ -297,13 +264,13 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
                    f" multi-task distilled from them (seed {config['seeds'][0]}) |")
     lines += [header, "|---|" + "---:|" * len(kinds)]
     for task in config["tasks"]:
-        cells = [_cell(table[(kind, task, None, None)], each=True) if (kind, task, None, None) in table else "—"
+        cells = [mean_cell(table[(kind, task, None, None)], each=True) if (kind, task, None, None) in table else "—"
                  for kind in kinds]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     averaged = [t for t in ("rte", "mrpc", "stsb", "cola") if t in config["tasks"]]
     if averaged:  # per seed, the mean over these tasks; then mean ± sd over seeds
-        cells = [_cell(values, each=True) if values else "—"
-                 for values in (_averaged_series(table, kind, averaged) for kind in kinds)]
+        cells = [mean_cell(values, each=True) if values else "—"
+                 for values in (averaged_series(table, kind, averaged) for kind in kinds)]
         lines.append(f"| average of {', '.join(averaged)} | " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean ± sample standard deviation over seeds, then each seed's value in seed order."]
     lines += _effects_section(config, table, averaged)
@@ -329,9 +296,9 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         cells = []
         for init in ("pretrained", "mtdnn"):
             values = table.get(("adapt", target, fraction, init), [])
-            cells.append(f"{_cell(values)} [{100 * min(values):.1f}, {100 * max(values):.1f}]" if values else "—")
+            cells.append(f"{mean_cell(values)} [{100 * min(values):.1f}, {100 * max(values):.1f}]" if values else "—")
         # The plan trains both starting points on each draw, so the i-th values share their training data.
-        cells.append(_effect_cell(table.get(("adapt", target, fraction, "mtdnn"), []),
+        cells.append(effect_cell(table.get(("adapt", target, fraction, "mtdnn"), []),
                                   table.get(("adapt", target, fraction, "pretrained"), []), unit="draw"))
         lines.append(f"| {100 * fraction:g}% | {sizes.get(fraction, '?')} | " + " | ".join(cells) + " |")
     if chance is not None:

@@ -1,0 +1,37 @@
+"""How a report cell states a setting over seeds (mean ± spread) and an effect (paired differences)."""
+
+import numpy as np
+
+
+def mean_spread(values):
+    values = np.asarray(values, float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def mean_cell(values, each=False):
+    """'58.1 ± 1.2' (mean ± sample standard deviation, in %), with ``each`` followed by every value."""
+    mean, spread = mean_spread(values)
+    text = f"{100 * mean:.1f} ± {100 * spread:.1f}" if len(values) > 1 else f"{100 * mean:.1f}"
+    if each and len(values) > 1:
+        text += " (" + ", ".join(f"{100 * v:.1f}" for v in values) + ")"
+    return text
+
+
+def averaged_series(table, kind, averaged):
+    """Per seed, the mean of ``kind``'s values over the ``averaged`` tasks (seeds all of them have)."""
+    per_task = [table.get((kind, t, None, None), []) for t in averaged]
+    seeds = min((len(v) for v in per_task), default=0)
+    return [float(np.mean([v[i] for v in per_task])) for i in range(seeds)]
+
+
+def effect_cell(later, earlier, unit="seed"):
+    """Paired differences (same seed, or same draw): 'mean ± sd (k of n seeds > 0)', in points."""
+    differences = [100 * (a - b) for a, b in zip(later, earlier)]
+    if not differences:
+        return "—"
+    mean = float(np.mean(differences))
+    if len(differences) == 1:
+        return f"{mean:+.1f} (1 {unit})"
+    same_sign = sum(1 for d in differences if (d > 0) == (mean > 0) and d != 0)
+    return (f"{mean:+.1f} ± {float(np.std(differences, ddof=1)):.1f} ({same_sign} of {len(differences)} {unit}s"
+            f" {'>' if mean > 0 else '<'} 0)")
