@@ -94,6 +94,9 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
              for s in (1, 2)]
     smart_row = next(line for line in text.split("## SMART")[1].splitlines() if line.startswith("| demo_sentiment |"))
     smart_gain = [100 * (a - b) for a, b in zip(smart, single)]
+    seconds = {kind: np.mean([study["runs"][f"{kind}/demo_sentiment/seed{s}"]["seconds"] for s in (1, 2)])
+               for kind in ("single_task", "single_task_smart")}
+    assert smart_row.split("|")[7].strip() == f"{seconds['single_task_smart'] / seconds['single_task']:.2f}x"
     assert smart_row.split("|")[4].strip().startswith(f"{np.mean(smart_gain):+.1f} ± {np.std(smart_gain, ddof=1):.1f} (")
     assert smart_row.split("|")[3].strip() == (f"{50 * (smart[0] + smart[1]):.1f} ± {100 * np.std(smart, ddof=1):.1f}"
                                                f" ({100 * smart[0]:.1f}, {100 * smart[1]:.1f})")
