@@ -1,6 +1,7 @@
 """The study on tiny models: every run planned and trained once, and the report written from them."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -157,7 +158,7 @@ def test_study_command_rejects_a_mistyped_head_input_before_any_work(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
+def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch, capsys):
     import dataclasses
 
     from mtdnn_tf.data.synthetic import write_demo_suite
@@ -189,7 +190,13 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch):
     text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png")
     assert ("**Interim report: 1 of 5 planned runs have finished; the study is still running.**" in text
             and "runs still to come: single_task 1, refined 1, adapt 2." in text)
-    run_study(config, verbose=False)
+    capsys.readouterr()
+    run_study(config, verbose=True)
+    # It says which run of how many it is in, and how each ended (no progress bar outside a terminal).
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"[2/5] {single}" and "[1/5]" not in "\n".join(printed)
+    assert re.fullmatch(r"    done in \d+\.\d min: demo_sentiment accuracy=\d\.\d{4}", printed[1])
+    assert not any("━" in line for line in printed)
     # The rerun went on in epoch 2 of the same run; epoch 1 was not trained again.
     assert calls[4] == (single, 1, 0) and (single, 0, 0) not in calls[4:]
     assert len(calls) > 5  # and then the other runs

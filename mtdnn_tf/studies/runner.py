@@ -11,6 +11,7 @@ import json
 import pathlib
 import shutil
 import subprocess
+import sys
 import time
 
 from mtdnn_tf.atomic_files import write_text_atomically
@@ -20,6 +21,7 @@ from mtdnn_tf.experiment import run
 from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.studies.plan import plan_study
 from mtdnn_tf.tasks import load_tasks
+from mtdnn_tf.training.trainer import format_metrics_inline
 
 
 def code_commit():
@@ -80,7 +82,12 @@ def run_study(config, verbose=True):
         # A run resumed from its checkpoint: its wall time below counts only this process's part.
         resumed = any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
         keras.backend.clear_session()  # runs share the process; free the previous graph
-        run(planned.settings, verbose=False)  # resumes from the run's own checkpoint, if it has one
+        settings = planned.settings
+        if verbose and sys.stdout.isatty():  # a terminal gets the trainer's progress bar (a log file, not)
+            settings = dataclasses.replace(settings, train=dataclasses.replace(settings.train, verbose=1))
+        results = run(settings, verbose=False)  # resumes from the run's own checkpoint, if it has one
+        if verbose:
+            print(f"    done in {(time.time() - tick) / 60:.1f} min: {format_metrics_inline(results)}", flush=True)
         shutil.rmtree(pathlib.Path(planned.settings.model_dir) / "checkpoints", ignore_errors=True)
         entry = {k: v for k, v in dataclasses.asdict(planned).items() if k != "settings"}
         entry.update(model_dir=planned.settings.model_dir, seconds=round(time.time() - tick, 1),
