@@ -277,3 +277,17 @@ def test_smart_and_distillation_runs_are_planned_after_what_they_need(tmp_path):
     assert names.index(student.name) > max(names.index(f"multi_task/seed{s}") for s in (1, 2, 3))
     with pytest.raises(UserInputError, match=r"^smart_seeds: must be between 1 and the number of seeds, got 4"):
         dataclasses.replace(config, smart_seeds=4)
+
+
+def test_an_interim_report_estimates_what_is_left_from_finished_seeds():
+    from mtdnn_tf.studies.report import _progress_lines
+
+    study = {"runs": {"multi_task/seed1": {"seconds": 3600.0}, "single_task/rte/seed1": {"seconds": 600.0}}}
+    planned = ["multi_task/seed1", "single_task/rte/seed1", "multi_task/seed2", "single_task/rte/seed2",
+               "adapt/sick/1/sample0/mtdnn"]
+    text = " ".join(_progress_lines(study, planned))
+    assert "**Interim report: 2 of 5 planned runs have finished; the study is still running.**" in text
+    assert "runs still to come: multi_task 1, single_task 1, adapt 1." in text
+    assert text.endswith("The 2 of them with a finished seed of the same run should take about 1.2 h on this machine"
+                         " (their finished seeds' wall times); the other 1 have no such measure yet.")
+    assert _progress_lines(study, planned[:2]) == []

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 
 import numpy as np
 
@@ -192,16 +193,27 @@ def _effects_section(config, table, averaged):
 
 
 def _progress_lines(study, planned):
-    """For a study still running: how many planned runs have finished, and which kinds are still to come."""
+    """For a study still running: how many planned runs have finished, which kinds are still to come,
+    and the time they should take, judged by the same runs of another seed."""
     missing = [name for name in planned if name not in study["runs"]]
     if not missing:
         return []
     to_come = {}
     for name in missing:  # 'single_task/rte/seed2' -> 'single_task'
         to_come[name.split("/")[0]] = to_come.get(name.split("/")[0], 0) + 1
+    seconds_of = {}  # 'single_task/rte' -> wall seconds of its finished seeds
+    for name, entry in study["runs"].items():
+        seconds_of.setdefault(re.sub(r"/seed\d+$", "", name), []).append(entry["seconds"])
+    known = [np.mean(seconds_of[re.sub(r"/seed\d+$", "", name)]) for name in missing
+             if re.sub(r"/seed\d+$", "", name) in seconds_of]
+    estimate = (f" The {len(known)} of them with a finished seed of the same run should take about"
+                f" {sum(known) / 3600:.1f} h on this machine (their finished seeds' wall times)"
+                + (f"; the other {len(missing) - len(known)} have no such measure yet." if len(known) < len(missing)
+                   else ".")) if known else ""
     return ["", f"**Interim report: {len(planned) - len(missing)} of {len(planned)} planned runs have finished;"
             " the study is still running.** A cell with fewer seeds than planned, or a '—', is waiting for"
-            " runs still to come: " + ", ".join(f"{kind} {count}" for kind, count in to_come.items()) + "."]
+            " runs still to come: " + ", ".join(f"{kind} {count}" for kind, count in to_come.items()) + "."
+            + estimate]
 
 
 def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None, planned=None):
