@@ -201,11 +201,13 @@ def _progress_lines(study, planned):
     to_come = {}
     for name in missing:  # 'single_task/rte/seed2' -> 'single_task'
         to_come[name.split("/")[0]] = to_come.get(name.split("/")[0], 0) + 1
+    def without_seed(name):  # 'single_task/rte/seed2' -> 'single_task/rte'
+        return re.sub(r"/seed\d+$", "", name)
+
     seconds_of = {}  # 'single_task/rte' -> wall seconds of its finished seeds
     for name, entry in study["runs"].items():
-        seconds_of.setdefault(re.sub(r"/seed\d+$", "", name), []).append(entry["seconds"])
-    known = [np.mean(seconds_of[re.sub(r"/seed\d+$", "", name)]) for name in missing
-             if re.sub(r"/seed\d+$", "", name) in seconds_of]
+        seconds_of.setdefault(without_seed(name), []).append(entry["seconds"])
+    known = [np.mean(seconds_of[without_seed(name)]) for name in missing if without_seed(name) in seconds_of]
     estimate = (f" The {len(known)} of them with a finished seed of the same run should take about"
                 f" {sum(known) / 3600:.1f} h on this machine (their finished seeds' wall times)"
                 + (f"; the other {len(missing) - len(known)} have no such measure yet." if len(known) < len(missing)

@@ -69,8 +69,9 @@ def run_study(config, verbose=True):
     index_path = study_dir / "study.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {"runs": {}}
     index["config"] = dataclasses.asdict(config)
-    if index.get("planned") != [planned.name for planned in runs]:  # an interim report says what is to come
-        index["planned"] = [planned.name for planned in runs]
+    names = [planned.name for planned in runs]
+    if index.get("planned") != names:  # an interim report says what is to come
+        index["planned"] = names
         write_text_atomically(index_path, json.dumps(index, indent=2) + "\n")
     started = time.time()
     for number, planned in enumerate(runs, 1):
