@@ -39,3 +39,14 @@ def test_pack_reports_untruncated_lengths_and_truncation_counts(demo_tokenizer):
     line = describe_truncation(truncation_counts(lengths, 6), "PAIR/train.tsv")
     assert line == ("Truncated at 6 tokens in PAIR/train.tsv: 2 of 2 examples (100.0%), 5 tokens cut, "
                     "longest 10")
+
+
+def test_packing_progress_in_a_log_is_one_clean_line(demo_tokenizer, capsys):
+    # capsys's stdout is not a terminal, as a log file is not: no redraws, no colour codes.
+    packer = TextPacker(demo_tokenizer, 8)
+    packed = packer.pack(["the red cat"] * 10, chunk_size=3, description="Tokenising demo/train")
+    assert packed["token_ids"].shape == (10, 8)
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "Tokenising demo/train"
+    assert len(out.splitlines()) == 2 and out.splitlines()[1].startswith("10/10")
+    assert not any(code in out for code in ("\b", "\r", "\x1b"))

@@ -6,10 +6,11 @@ truncated round-robin (the longer segment loses tokens first); ``pack``
 reports each text's untruncated length so callers can count what was cut.
 """
 
-import keras
 import keras_hub
 import numpy as np
 import tensorflow as tf
+
+from mtdnn_tf.progress import progress_bar
 
 FEATURES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -74,7 +75,7 @@ class TextPacker:
         n = len(text_a)
         if text_b is not None and len(text_b) != n:
             raise ValueError(f"text_a has {n} entries but text_b has {len(text_b)}")
-        bar = keras.utils.Progbar(n, verbose=1, unit_name="text") if description and n > chunk_size else None
+        bar = progress_bar(n, unit_name="text") if description and n > chunk_size else None
         if bar is not None:
             print(description)
         parts, lengths = [], []

@@ -21,6 +21,7 @@ from mtdnn_tf.data.pipeline import train_dataset
 from mtdnn_tf.errors import NonFiniteLossError, UserInputError
 from mtdnn_tf.losses import soft_task_loss, task_loss
 from mtdnn_tf.models.mtdnn_model import task_model, task_variables
+from mtdnn_tf.progress import progress_bar
 from mtdnn_tf.training.checkpoints import CheckpointStore
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.run_record import RunRecord
@@ -231,7 +232,7 @@ class MultiTaskTrainer:
             if name not in self._steps:
                 self._steps[name] = self._make_train_step(name, dataset.element_spec)
             iterators[name] = iter(dataset)
-        bar = keras.utils.Progbar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
+        bar = progress_bar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
         if cfg.verbose:
             print(f"Epoch {epoch + 1}/{cfg.epochs}: {len(order)} steps over {len(self.train_splits)} tasks"
                   + (f" ({cfg.task_sampling} sampling)" if cfg.task_sampling != "algorithm1" else ""))
