@@ -109,6 +109,7 @@ def study_main():
     import sys  # noqa: PLC0415
 
     from mtdnn_tf.errors import UserInputError  # noqa: PLC0415
+    from mtdnn_tf.run_command import train_command  # noqa: PLC0415
     from mtdnn_tf.studies.report import write_report  # noqa: PLC0415
     from mtdnn_tf.studies.runner import planned_runs, run_study  # noqa: PLC0415
 
@@ -116,21 +117,22 @@ def study_main():
     if FLAGS.reproduce:
         return reproduce(config)
     study_json = pathlib.Path(config.study_dir) / "study.json"
-    planned = None
     if FLAGS.report_only:
         if not study_json.is_file():
             raise UserInputError(f"--study_dir: {study_json} does not exist; run the study first")
-        try:  # the plan of these flags, which may have grown since study.json was written
-            planned = [run.name for run in planned_runs(config)]
-        except UserInputError:  # the report can be rewritten where the data is not
-            planned = None
     else:
         run_study(config)
+    try:  # the plan of these flags, which may have grown since study.json was written
+        runs = planned_runs(config)
+    except UserInputError:  # the report can be rewritten where the data is not
+        runs = None
+    planned = None if runs is None else [run.name for run in runs]
+    commands = None if runs is None else {run.name: train_command(run.settings) for run in runs}
     command = "python -m mtdnn_tf.study " + " ".join(a for a in sys.argv[1:] if not a.startswith("--report_only"))
     if FLAGS.notes and not pathlib.Path(FLAGS.notes).is_file():
         raise UserInputError(f"--notes: {FLAGS.notes} does not exist")
     write_report(study_json, FLAGS.report, FLAGS.plot, command=command, machine=FLAGS.machine, notes=FLAGS.notes,
-                 out_json=FLAGS.report_json, planned=planned)
+                 out_json=FLAGS.report_json, planned=planned, commands=commands)
     print(f"Wrote {FLAGS.report}, {FLAGS.plot} and {FLAGS.report_json}")
 
 

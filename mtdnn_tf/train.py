@@ -47,6 +47,8 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of steps of linear warm-u
 flags.DEFINE_float("clip_norm", 1.0, "Global gradient-norm clipping (0 disables).")
 flags.DEFINE_integer("seed", 13, "Random seed (batch order, shuffling, initialisation).")
 flags.DEFINE_integer("checkpoint_every", 0, "Also checkpoint every N steps (0: epoch ends only).")
+flags.DEFINE_integer("evaluate_every", 1, "Evaluate on the dev splits every N epochs (and always after the last; "
+                     "0: after the last only).")
 flags.DEFINE_integer("tensorboard_every", 10, "Write each task's training loss to TensorBoard every N steps (0: never).")
 flags.DEFINE_integer("sort_window", 32, "Sort each window of this many batches of a task by length, so batches "
                      "pad little (1: no sorting; batch order stays Algorithm 1's).")
@@ -125,7 +127,7 @@ def settings_from_flags():
             epochs=FLAGS.epochs, batch_size=FLAGS.batch_size, eval_batch_size=FLAGS.eval_batch_size,
             learning_rate=FLAGS.learning_rate, warmup_proportion=FLAGS.warmup_proportion,
             clip_norm=FLAGS.clip_norm, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
-            tensorboard_every=FLAGS.tensorboard_every,
+            tensorboard_every=FLAGS.tensorboard_every, evaluate_every=FLAGS.evaluate_every,
             sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile, xla_whole_step=FLAGS.xla_whole_step,
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
             task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},

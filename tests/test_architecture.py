@@ -12,7 +12,7 @@ PACKAGE = REPO / "mtdnn_tf"
 LOWER = {"data", "models", "tasks", "task_types", "training", "losses", "metrics", "registry", "errors", "hardware",
          "atomic_files", "run_directory", "progress"}
 # What composes them: one run, export and prediction, studies, and the command-line entry modules.
-UPPER = {"experiment", "serving", "studies", "train", "predict", "export", "study", "cli"}
+UPPER = {"experiment", "run_command", "serving", "studies", "train", "predict", "export", "study", "cli"}
 
 
 def _top_level(path):

@@ -53,8 +53,9 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     import dataclasses
 
     from mtdnn_tf.data.synthetic import write_demo_suite
+    from mtdnn_tf.run_command import train_command
     from mtdnn_tf.studies.report import write_report
-    from mtdnn_tf.studies.runner import run_study
+    from mtdnn_tf.studies.runner import planned_runs, run_study
 
     data = tmp_path / "data"
     write_demo_suite(data, train_size=64, dev_size=16)
@@ -78,10 +79,24 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     single = [json.loads((tmp_path / f"study/single_task/demo_sentiment/seed{s}/metrics.json").read_text())
               ["final"]["demo_sentiment"]["dev"]["accuracy"] for s in (1, 2)]
     (tmp_path / "notes.md").write_text("Hand-written reading.\n")
+    commands = {run.name: train_command(run.settings) for run in planned_runs(config)}
     text = write_report(study_json, tmp_path / "RESULTS.md", tmp_path / "curve.png", command="python -m x",
-                        notes=tmp_path / "notes.md", out_json=tmp_path / "runs.json")
+                        notes=tmp_path / "notes.md", out_json=tmp_path / "runs.json", commands=commands)
     runs = json.loads((tmp_path / "runs.json").read_text())["runs"]
     assert len(runs) == 16
+    assert all(runs[name]["command"] == commands[name] for name in runs)
+    shown = text.split("## Commands")[1]
+    assert f"  {commands['multi_task/seed1']}\n" in shown and f"  {commands['multi_task/seed2']}\n" not in shown
+    assert shown.count("python -m mtdnn_tf.train ") == 7  # one per kind of run (no ablation here)
+    # A run's command, typed in a shell, trains that run again: a refinement from the multi-task model.
+    refined_dir = tmp_path / "study/refined/demo_sentiment/seed1"
+    again = commands["refined/demo_sentiment/seed1"].replace(f"--model_dir={refined_dir}",
+                                                             f"--model_dir={tmp_path / 'again'}")
+    assert "--init_from=" in again and str(refined_dir) not in again
+    result = subprocess.run(again, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (json.loads((tmp_path / "again/metrics.json").read_text())["final"]
+            == json.loads((refined_dir / "metrics.json").read_text())["final"])
     header = next(line for line in text.splitlines() if line.startswith("| task | single-task"))
     assert header.endswith("| multi-task, uniform sampling (seed 1) | ensemble of the 2 multi-task seeds (the teachers)"
                            " | multi-task distilled from them (seed 1) |")

@@ -123,12 +123,17 @@ def _target_chance(config, metrics):
     return chance_level(target, dev.labels)[metrics[config["target"]]]
 
 
-def write_runs_json(study, records, path):
-    """Writes every run's design and final dev metrics to one small JSON file (no checkpoints)."""
+def write_runs_json(study, records, path, commands=None):
+    """Writes every run's design and final dev metrics to one small JSON file (no checkpoints).
+
+    ``commands``: each run's ``mtdnn_tf.train`` command by name, recorded beside it.
+    """
     runs = {}
     for name, entry in study["runs"].items():
         record = records[name]
         runs[name] = {**entry, "final": record["final"], "train_examples": record.get("train_examples")}
+        if commands and name in commands:
+            runs[name]["command"] = commands[name]
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"config": study["config"], "seconds": study.get("seconds"), "runs": runs},
@@ -161,6 +166,25 @@ def _smart_section(study, table):
         lines.append(f"| {task} | {mean_cell(plain, each=True) if plain else '—'} | {mean_cell(with_smart, each=True)} |"
                      f" {effect_cell(with_smart, plain)} | "
                      + " | ".join("—" if m is None else f"{m:.1f}" for m in minutes.values()) + f" | {ratio} |")
+    return lines
+
+
+def _commands_section(commands, out_json):
+    """One ``mtdnn_tf.train`` command per kind of run (the first of each), as the study trained it."""
+    if not commands:
+        return []
+    first = {}
+    for name, command in commands.items():  # in plan order
+        first.setdefault(name.split("/")[0], (name, command))
+    lines = ["", "## Commands", "",
+             "Each run of the study is one `mtdnn_tf.train` command, written from the study's flags"
+             + (f" (`{out_json}` records every finished run's)" if out_json else "")
+             + ". The first run of each kind (the others differ in seed, task, fraction or directory):", ""]
+    for name, command in first.values():
+        lines += [f"- `{name}`:", "", "  ```", f"  {command}", "  ```"]
+    lines += ["", "A run with `--init_from` or `--teachers` needs those runs finished first (the study orders"
+              " them so). Beyond these flags, the study keeps 2 checkpoints per run and saves the final model"
+              " only where a later run starts from it; neither changes what a run learns."]
     return lines
 
 
@@ -218,7 +242,8 @@ def _progress_lines(study, planned):
             + estimate]
 
 
-def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None, planned=None):
+def write_report(study_json, out_md, out_png, command="", machine=None, notes=None, out_json=None, planned=None,
+                 commands=None):
     """Writes the Markdown report and the PNG curve; returns the Markdown text.
 
     ``planned``: the names of every planned run (default: as study.json recorded
@@ -227,6 +252,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     ``notes``: a Markdown file appended under "Reading the numbers" (the
     interpretation, written by a person; the tables above it are generated).
     ``out_json``: also write every run's final metrics there (``write_runs_json``).
+    ``commands``: every planned run's ``mtdnn_tf.train`` command by name, in plan order
+    (``run_command.train_command``); the report shows one of each kind.
     """
     study = json.loads(pathlib.Path(study_json).read_text())
     config = study["config"]
@@ -238,7 +265,7 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     chance = _target_chance(config, metrics)
     plot_adaptation(table, config["target"], out_png, metrics.get(config["target"], "dev metric"), chance)
     if out_json:
-        write_runs_json(study, records, out_json)
+        write_runs_json(study, records, out_json, commands)
     machine = machine or "; ".join(_machines(study)) or machine_description() + " (the report's machine)"
     commits = sorted({r.get("commit", "unrecorded") for r in study["runs"].values()})
     seeds = ", ".join(str(s) for s in config["seeds"])
@@ -321,7 +348,8 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     if chance is not None:
         lines += ["", f"Majority class of the {target} dev set: {100 * chance:.1f}%."]
     lines += ["", f"![domain adaptation curve]({out_png.name})", "", "## The paper's directions, for comparison", ""]
-    lines += [f"- {line}" for line in PAPER_DIRECTIONS] + [""]
+    lines += [f"- {line}" for line in PAPER_DIRECTIONS]
+    lines += _commands_section(commands, out_json) + [""]
     if notes:
         lines += ["## Reading the numbers", "", pathlib.Path(notes).read_text(encoding="utf-8").strip(), ""]
     text = "\n".join(lines)
