@@ -62,6 +62,8 @@ flags.DEFINE_string("report_json", "docs/results/study_runs.json", "Every run's 
 flags.DEFINE_string("notes", None, "A Markdown file appended to the report as its interpretation.")
 flags.DEFINE_string("machine", None, "Description of the machine for the report (default: from the OS).")
 flags.DEFINE_bool("report_only", False, "Do not train; rewrite the report from --study_dir.")
+flags.DEFINE_bool("show_plan", False, "Do not train: print every planned run, whether it has finished, and the "
+                  "mtdnn_tf.train command that trains it.")
 flags.DEFINE_string("reproduce", None, "Do not run the study: train its finished run of this name (e.g. "
                     "refined/rte/seed1) again into --reproduce_dir and compare the final dev metrics with the "
                     "recorded ones; exit status 0 when identical, 1 when not.")
@@ -116,6 +118,11 @@ def study_main():
     config = config_from_flags()
     if FLAGS.reproduce:
         return reproduce(config)
+    if FLAGS.show_plan:
+        from mtdnn_tf.studies.runner import describe_plan  # noqa: PLC0415
+
+        print("\n".join(describe_plan(config)))
+        return 0
     study_json = pathlib.Path(config.study_dir) / "study.json"
     if FLAGS.report_only:
         if not study_json.is_file():

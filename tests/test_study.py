@@ -228,6 +228,32 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch, 
     assert reproduced == recorded and recorded["demo_sentiment"]["dev"]["accuracy"] > 0
 
 
+def test_show_plan_lists_every_run_with_its_state_and_command_and_trains_nothing(tmp_path):
+    from mtdnn_tf.data.synthetic import write_demo_suite
+
+    data = tmp_path / "data"
+    write_demo_suite(data, train_size=64, dev_size=16)
+    config = _config(tmp_path, data)
+    (tmp_path / "study/multi_task/seed1").mkdir(parents=True)  # a finished run: all its epochs, its model
+    (tmp_path / "study/multi_task/seed1/metrics.json").write_text(json.dumps({"epochs": [{}]}))
+    (tmp_path / "study/multi_task/seed1/model.keras").write_text("")
+    (tmp_path / "study/single_task/demo_sentiment/seed1/checkpoints").mkdir(parents=True)  # one stopped mid-run
+    (tmp_path / "study/single_task/demo_sentiment/seed1/checkpoints/ckpt-2.index").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "mtdnn_tf.study", "--tasks=demo_sentiment", "--target=demo_pair", f"--data_dir={data}",
+         "--preset=unused", f"--study_dir={tmp_path / 'study'}", "--seeds=1,2", "--fractions=0.05,1",
+         "--samples_per_fraction=2", "--epochs=1", "--show_plan"], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(plan_study(config, 64)) == 12
+    assert lines[0].startswith("[1/12] multi_task/seed1 (finished): python -m mtdnn_tf.train --tasks=demo_sentiment ")
+    assert lines[1].startswith("[2/12] single_task/demo_sentiment/seed1 (started: resumes from its checkpoint): ")
+    assert lines[2].startswith("[3/12] refined/demo_sentiment/seed1 (to run): python -m mtdnn_tf.train ")
+    assert all(" (to run): " in line for line in lines[2:])
+    assert sorted((tmp_path / "study").iterdir()) == [tmp_path / "study/multi_task", tmp_path / "study/single_task"]
+
+
 def test_reproduce_refuses_an_unknown_or_unfinished_run(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
     from mtdnn_tf.studies.runner import reproduce_run

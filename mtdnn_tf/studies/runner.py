@@ -19,6 +19,7 @@ from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.experiment import run
 from mtdnn_tf.hardware import machine_description
+from mtdnn_tf.run_command import train_command
 from mtdnn_tf.studies.plan import plan_study
 from mtdnn_tf.tasks import load_tasks
 from mtdnn_tf.training.trainer import format_metrics_inline
@@ -53,6 +54,22 @@ def planned_runs(config):
     """The study's runs (``plan_study``), sized by the target task's training split."""
     target = load_tasks([config.target], config.task_dir)[config.target]
     return plan_study(config, len(read_split(target, "train", config.data_dir)))
+
+
+def describe_plan(config):
+    """One line per planned run, in order: number, name, state (finished, started or to run), train command.
+
+    Example line: ``[3/62] refined/rte/seed1 (to run): python -m mtdnn_tf.train --tasks=rte ...``
+    """
+    def state(planned):
+        if _finished(planned):
+            return "finished"
+        started = any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
+        return "started: resumes from its checkpoint" if started else "to run"
+
+    runs = planned_runs(config)
+    return [f"[{number}/{len(runs)}] {planned.name} ({state(planned)}): {train_command(planned.settings)}"
+            for number, planned in enumerate(runs, 1)]
 
 
 def run_study(config, verbose=True):
