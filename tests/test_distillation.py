@@ -31,7 +31,7 @@ def teacher(tmp_path_factory, demo_dir):
 
 
 def test_one_teachers_soft_targets_are_its_predictions_and_are_stored_under_a_key(teacher, demo_dir, demo_tokenizer,
-                                                                                   tmp_path, monkeypatch):
+                                                                                   tmp_path, monkeypatch, capsys):
     trained = load_trained_model(teacher)
     data = demo_data(trained.tasks, demo_dir, demo_tokenizer)
     splits, record = distillation.attach_soft_targets(data.train, trained.tasks, [str(teacher)], demo_tokenizer, 24,
@@ -46,6 +46,15 @@ def test_one_teachers_soft_targets_are_its_predictions_and_are_stored_under_a_ke
     scores = evaluator.predict(trained.tasks["demo_similarity"], data.train["demo_similarity"])
     np.testing.assert_allclose(splits["demo_similarity"].soft_targets, scores, atol=1e-6)
     assert record["demo_sentiment"]["teachers"] == 1
+    # Shown while they are computed: the teacher, then one line (in a log) when its batches are done.
+    capsys.readouterr()
+    shown = distillation.compute_soft_targets([trained], trained.tasks["demo_sentiment"], data.train["demo_sentiment"],
+                                              verbose=True)
+    np.testing.assert_array_equal(shown, splits["demo_sentiment"].soft_targets)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"Teacher 1 of 1 ({teacher}) on demo_sentiment" and len(printed) == 2
+    done, total = printed[1].split(" ")[0].split("/")  # e.g. '4/4': every batch, counted against the total
+    assert done == total and int(total) >= -(-len(data.train["demo_sentiment"]) // 64)
 
     def no_recompute(*args, **kwargs):
         raise AssertionError("soft targets computed again")

@@ -63,9 +63,15 @@ def check_teacher_fits(teacher, tokenizer, max_seq_length):
                              f" student's {max_seq_length}")
 
 
-def compute_soft_targets(teachers, task, split, batch_size=64):
-    """The teachers' soft targets for every unit of ``split`` (teachers: TrainedModel values with the task)."""
-    outputs = [Evaluator(t.model, tf.distribute.get_strategy(), batch_size).predict(task, split) for t in teachers]
+def compute_soft_targets(teachers, task, split, batch_size=64, verbose=False):
+    """The teachers' soft targets for every unit of ``split`` (teachers: TrainedModel values with the task).
+
+    ``verbose``: a progress bar per teacher (a long wait on a large training split).
+    """
+    outputs = [Evaluator(t.model, tf.distribute.get_strategy(), batch_size).predict(
+                   task, split, description=f"Teacher {i} of {len(teachers)} ({t.model_dir}) on {task.name}"
+                   if verbose else None)
+               for i, t in enumerate(teachers, 1)]
     return task.task_type.teacher_targets(task, outputs, split)
 
 
@@ -107,7 +113,7 @@ def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_le
         else:
             if verbose:
                 print(f"Soft targets for {name}: {len(own)} teacher(s) predicting {len(split)} training units")
-            soft = compute_soft_targets([t for t, _ in own], tasks[name], split)
+            soft = compute_soft_targets([t for t, _ in own], tasks[name], split, verbose=verbose)
             with atomic_file(path) as tmp:
                 np.savez(tmp, soft_targets=soft)
         splits[name] = dataclasses.replace(split, soft_targets=soft)

@@ -6,6 +6,7 @@ import tensorflow as tf
 from mtdnn_tf.data.pipeline import eval_dataset
 from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.mtdnn_model import task_model
+from mtdnn_tf.progress import progress_bar
 
 
 class Evaluator:
@@ -47,17 +48,28 @@ class Evaluator:
             self._steps[task_name] = step
         return self._steps[task_name]
 
-    def predict(self, task, split):
+    def predict(self, task, split, description=None):
         """Model outputs for every unit (example, or ranking group) of a PackedSplit, in order.
 
         With bucketing, units run sorted by length, so each batch pads to
         little more than its own longest unit; outputs come back in file order.
+        With a ``description``, it is printed and a progress bar over the batches follows.
         """
         order = np.argsort(split.lengths, kind="stable") if self.bucketed else None
         dataset = eval_dataset(split, self.batch_size, self.bucketed, order).map(lambda features, labels: features)
+        batches = int(dataset.cardinality())
         dataset = self.strategy.experimental_distribute_dataset(dataset)
         step = self._predict_step(task, dataset.element_spec)
-        outputs = np.concatenate([step(features).numpy() for features in dataset])
+        bar = None
+        if description:
+            print(description)
+            bar = progress_bar(batches if batches >= 0 else None, unit_name="batch")
+        parts = []
+        for features in dataset:
+            parts.append(step(features).numpy())
+            if bar is not None:
+                bar.update(len(parts))
+        outputs = np.concatenate(parts)
         if order is None:
             return outputs
         in_file_order = np.empty_like(outputs)
