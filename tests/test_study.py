@@ -116,9 +116,17 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     assert smart_row.split("|")[4].strip().startswith(f"{np.mean(smart_gain):+.1f} ± {np.std(smart_gain, ddof=1):.1f} (")
     assert smart_row.split("|")[3].strip() == (f"{50 * (smart[0] + smart[1]):.1f} ± {100 * np.std(smart, ddof=1):.1f}"
                                                f" ({100 * smart[0]:.1f}, {100 * smart[1]:.1f})")
+    multi_seeds = [runs[f"multi_task/seed{s}"]["final"]["demo_sentiment"]["dev"]["accuracy"] for s in (1, 2)]
     sampled = runs["multi_task_uniform_sampling/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
     assert row.split("|")[5].strip() == f"{100 * sampled:.1f}"
+    # Its own section: 32 examples per epoch are 2 batches of 16, and the sampler drew the same 2 steps.
+    plain = runs["multi_task/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"]
+    row = next(line for line in text.split("## Task sampling: Algorithm 1 vs uniform")[1].splitlines()
+               if line.startswith("| demo_sentiment |")).split("|")
+    assert [c.strip() for c in row[2:8]] == ["32", "2", "2", f"{100 * plain:.1f}", f"{100 * sampled:.1f}",
+                                             f"{100 * (sampled - plain):+.1f}"]
+    assert row[8].strip() == f"{100 * np.std(multi_seeds, ddof=1):.1f}"
     assert runs["single_task/demo_sentiment/seed1"]["final"]["demo_sentiment"]["dev"]["accuracy"] == single[0]
     row = next(line for line in text.splitlines() if line.startswith("| demo_sentiment |"))
     spread = 100 * float(np.std(single, ddof=1))

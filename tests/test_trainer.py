@@ -19,6 +19,7 @@ def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, de
     assert record["final"] == results
     # Every batch of every task was used once per epoch: 400 examples / 16 = 25 batches each.
     assert int(trainer.optimizer.iterations.numpy()) == 4 * 2 * 25
+    assert all(e["steps"] == {"demo_sentiment": 25, "demo_similarity": 25} for e in record["epochs"])
     assert (tmp_path / "tensorboard").is_dir()
 
 
@@ -154,6 +155,18 @@ def test_a_drawing_sampler_trains_its_budget_and_resumes_mid_epoch_exactly(demo_
     assert int(straight.optimizer.iterations.numpy()) == int(stopped.optimizer.iterations.numpy()) == 30
     for a, b in zip(straight.model.trainable_variables, stopped.model.trainable_variables):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
+
+
+def test_metrics_json_records_the_steps_a_drawing_sampler_gave_each_task(demo_tasks, demo_dir, demo_tokenizer,
+                                                                          tmp_path):
+    tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2, task_sampling="uniform",
+                       steps_per_epoch=10)
+    trainer.train()
+    epochs = json.loads((tmp_path / "metrics.json").read_text())["epochs"]
+    for epoch, entry in enumerate(epochs):
+        order = trainer.config.epoch_order(trainer.train_splits, epoch)
+        assert entry["steps"] == {n: order.count(n) for n in tasks} and sum(entry["steps"].values()) == 10
 
 
 @pytest.mark.slow

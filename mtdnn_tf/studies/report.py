@@ -188,6 +188,45 @@ def _commands_section(commands, out_json):
     return lines
 
 
+def _sampling_section(study, records, table, metrics):
+    """The sampled multi-task run beside Algorithm 1's of the same seed: steps each task got, dev metric."""
+    from mtdnn_tf.data.pipeline import num_batches  # noqa: PLC0415
+
+    config = study["config"]
+    sampled = [name for name, entry in study["runs"].items() if entry["kind"] == "sampling"]
+    if not sampled:
+        return []
+    record, seed = records[sampled[0]], study["runs"][sampled[0]]["seed"]
+    plain = records.get(f"multi_task/seed{seed}")
+    sampler = config["compare_sampling"] + (f", T={config['sampling_temperature']:g}"
+                                            if config["compare_sampling"] == "temperature" else "")
+    lines = ["", f"## Task sampling: Algorithm 1 vs {sampler}", "",
+             f"The multi-task run of seed {seed} again, each step's task drawn by the {sampler} sampler instead of"
+             " Algorithm 1 (every mini-batch of every task once per epoch), for the same number of steps per epoch."
+             " Steps: per epoch, mean over epochs (Algorithm 1's: one per mini-batch of the epoch's examples)."
+             " The last column is one seed's difference; read it against the multi-task seed spread.", "",
+             f"| task | examples per epoch | steps, Algorithm 1 | steps, {sampler} | dev, Algorithm 1 |"
+             f" dev, {sampler} | {config['compare_sampling']} − Algorithm 1 | multi-task spread over seeds (sd) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    caps = config.get("task_max_examples", {})
+    drawn = [e["steps"] for e in record["epochs"] if "steps" in e]
+    for task in config["tasks"]:
+        examples = record["train_examples"][task]
+        examples = min(examples, caps[task]) if caps.get(task) else examples
+        if config.get("max_examples_per_task") and not caps.get(task):
+            examples = min(examples, config["max_examples_per_task"])
+        steps = f"{np.mean([d[task] for d in drawn]):.0f}" if drawn else "—"
+        metric = metrics[task]
+        mine = record["final"][task]["dev"]
+        theirs = plain["final"][task]["dev"][metric] if plain else None
+        spread = table.get(("multi_task", task, None, None), [])
+        lines.append(f"| {task} | {examples} | {num_batches(examples, config['batch_size'])} | {steps} |"
+                     f" {'—' if theirs is None else f'{100 * theirs:.1f}'} | {100 * mine[metric]:.1f} |"
+                     f" {'—' if theirs is None else f'{100 * (mine[metric] - theirs):+.1f}'} |"
+                     f" {f'{100 * np.std(spread, ddof=1):.1f}' if len(spread) > 1 else '—'} |")
+    return lines
+
+
 # The comparisons read against the seed spread: (later kind, earlier kind, heading).
 EFFECTS = [("multi_task", "single_task", "multi-task − single-task"),
            ("refined", "single_task", "refinement − single-task"),
@@ -318,6 +357,7 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
         lines.append(f"| average of {', '.join(averaged)} | " + " | ".join(cells) + " |")
     lines += ["", "Cells: mean ± sample standard deviation over seeds, then each seed's value in seed order."]
     lines += _effects_section(config, table, averaged)
+    lines += _sampling_section(study, records, table, metrics)
     lines += _smart_section(study, table)
     target = config["target"]
     lines += [

@@ -61,9 +61,15 @@ class RunRecord:
     def skip(self, entry):
         self.skipped.append(entry)
 
-    def add_epoch(self, epoch, seconds, metrics, latest):
-        """Appends a finished epoch (``metrics`` None if not evaluated) and rewrites metrics.json."""
-        self.history.append({"epoch": epoch, "seconds": round(seconds, 1), "metrics": metrics})
+    def add_epoch(self, epoch, seconds, metrics, latest, steps=None):
+        """Appends a finished epoch (``metrics`` None if not evaluated) and rewrites metrics.json.
+
+        ``steps``: the epoch's optimizer steps by task (what the task sampler gave each).
+        """
+        entry = {"epoch": epoch, "seconds": round(seconds, 1), "metrics": metrics}
+        if steps is not None:
+            entry["steps"] = dict(steps)
+        self.history.append(entry)
         if self.write:
             record = {**self.extra, "epochs": self.history, "final": latest,
                       "skipped_nonfinite_batches": len(self.skipped), "skipped_nonfinite": self.skipped}

@@ -8,6 +8,7 @@ heads are not part of the step's variable list, so they get no gradient.
 ``task_sampling``.)
 """
 
+import collections
 import dataclasses
 import math
 import pathlib
@@ -205,7 +206,9 @@ class MultiTaskTrainer:
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             self.checkpoints.save()
-            self.record.add_epoch(epoch + 1, time.time() - started, last if evaluate else None, last)
+            steps = collections.Counter(cfg.epoch_order(self.train_splits, epoch))  # what each task got (sampler)
+            self.record.add_epoch(epoch + 1, time.time() - started, last if evaluate else None, last,
+                                  steps={name: steps[name] for name in self.train_splits})
             if cfg.verbose and evaluate:
                 print(f"epoch {epoch + 1}/{cfg.epochs} ({time.time() - started:.0f} s): "
                       + format_metrics_inline(last))
