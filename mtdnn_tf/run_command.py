@@ -86,10 +86,3 @@ def train_command(settings):
     """
     return "python -m mtdnn_tf.train " + " ".join(shlex.quote(f) for f in train_flags(settings))
 
-
-def differing_bookkeeping(settings):
-    """The bookkeeping fields of ``settings`` that differ from a plain run's, as ``{path: value}``."""
-    defaults = RunSettings(tasks=["_"], model_dir="_")
-    return {path: _get(settings, path) for path in BOOKKEEPING_FIELDS
-            if _get(settings, path) != _get(defaults, path)}
-
