@@ -191,6 +191,7 @@ def _commands_section(commands, out_json):
 def _sampling_section(study, records, table, metrics):
     """The sampled multi-task run beside Algorithm 1's of the same seed: steps each task got, dev metric."""
     from mtdnn_tf.data.pipeline import num_batches  # noqa: PLC0415
+    from mtdnn_tf.training.train_config import TrainConfig  # noqa: PLC0415
 
     config = study["config"]
     sampled = [name for name, entry in study["runs"].items() if entry["kind"] == "sampling"]
@@ -208,13 +209,11 @@ def _sampling_section(study, records, table, metrics):
              f"| task | examples per epoch | steps, Algorithm 1 | steps, {sampler} | dev, Algorithm 1 |"
              f" dev, {sampler} | {config['compare_sampling']} − Algorithm 1 | multi-task spread over seeds (sd) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    caps = config.get("task_max_examples", {})
+    budget = TrainConfig(max_examples_per_task=config["max_examples_per_task"],  # the runs' per-epoch caps
+                         task_max_examples=config.get("task_max_examples", {}))
     drawn = [e["steps"] for e in record["epochs"] if "steps" in e]
     for task in config["tasks"]:
-        examples = record["train_examples"][task]
-        examples = min(examples, caps[task]) if caps.get(task) else examples
-        if config.get("max_examples_per_task") and not caps.get(task):
-            examples = min(examples, config["max_examples_per_task"])
+        examples = budget.epoch_examples(task, record["train_examples"][task])
         steps = f"{np.mean([d[task] for d in drawn]):.0f}" if drawn else "—"
         metric = metrics[task]
         mine = record["final"][task]["dev"]
