@@ -335,8 +335,12 @@ def test_an_interim_report_estimates_what_is_left_from_finished_seeds():
     planned = ["multi_task/seed1", "single_task/rte/seed1", "multi_task/seed2", "single_task/rte/seed2",
                "adapt/sick/1/sample0/mtdnn"]
     text = " ".join(_progress_lines(study, planned))
-    assert "**Interim report: 2 of 5 planned runs have finished; the study is still running.**" in text
+    assert "**Interim report: 2 of 5 planned runs have finished; the study is still running.** A cell" in text
     assert "runs still to come: multi_task 1, single_task 1, adapt 1." in text
     assert text.endswith("The 2 of them with a finished seed of the same run should take about 1.2 h on this machine"
                          " (their finished seeds' wall times); the other 1 have no such measure yet.")
     assert _progress_lines(study, planned[:2]) == []
+    # Kinds with every planned run finished are named as final.
+    study["runs"]["ablation/seed1"] = {"seconds": 60.0}
+    text = " ".join(_progress_lines(study, ["ablation/seed1", *planned]))
+    assert "still running.** Every planned run of these kinds has finished, so their cells are final: ablation." in text

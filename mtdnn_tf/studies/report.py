@@ -274,8 +274,12 @@ def _progress_lines(study, planned):
                 f" {sum(known) / 3600:.1f} h on this machine (their finished seeds' wall times)"
                 + (f"; the other {len(missing) - len(known)} have no such measure yet." if len(known) < len(missing)
                    else ".")) if known else ""
+    complete = [kind for kind in dict.fromkeys(name.split("/")[0] for name in planned) if kind not in to_come]
     return ["", f"**Interim report: {len(planned) - len(missing)} of {len(planned)} planned runs have finished;"
-            " the study is still running.** A cell with fewer seeds than planned, or a '—', is waiting for"
+            " the study is still running.**"
+            + (f" Every planned run of these kinds has finished, so their cells are final: {', '.join(complete)}."
+               if complete else "")
+            + " A cell with fewer seeds than planned, or a '—', is waiting for"
             " runs still to come: " + ", ".join(f"{kind} {count}" for kind, count in to_come.items()) + "."
             + estimate]
 
