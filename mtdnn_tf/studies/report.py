@@ -205,7 +205,7 @@ def _sampling_section(study, records, table, metrics):
              f"The multi-task run of seed {seed} again, each step's task drawn by the {sampler} sampler instead of"
              " Algorithm 1 (every mini-batch of every task once per epoch), for the same number of steps per epoch."
              " Steps: per epoch, mean over epochs (Algorithm 1's: one per mini-batch of the epoch's examples)."
-             " The last column is one seed's difference; read it against the multi-task seed spread.", "",
+             " The difference is one seed's; read it against the multi-task seed spread (last column).", "",
              f"| task | examples per epoch | steps, Algorithm 1 | steps, {sampler} | dev, Algorithm 1 |"
              f" dev, {sampler} | {config['compare_sampling']} − Algorithm 1 | multi-task spread over seeds (sd) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
