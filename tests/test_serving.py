@@ -67,6 +67,7 @@ print(json.dumps(out, default=lambda b: b.decode()))
 """
 
 
+@pytest.mark.slow  # over 20 s: a fresh process loads the SavedModel
 def test_saved_model_answers_every_signature_in_a_fresh_process(trained, tmp_path):
     trained_model = load_trained_model(trained)
     export_dir = tmp_path / "saved_models" / "demo" / "1"
@@ -100,6 +101,7 @@ def _assert_each_weight_stored_once(export_dir, model):
     assert data_bytes <= 1.05 * 4 * weights  # float32: within 5% of the weights' own size
 
 
+@pytest.mark.slow  # over 20 s: a fresh process loads the SavedModel
 def test_saved_model_cli_lists_signatures_and_wrong_dtypes_are_rejected(trained, tmp_path):
     export_dir = tmp_path / "1"
     export_saved_model(load_trained_model(trained), export_dir)
