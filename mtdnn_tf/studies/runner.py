@@ -50,6 +50,11 @@ def _finished(planned):
     return not planned.settings.save_model or (model_dir / "model.keras").is_file()
 
 
+def _has_checkpoint(planned):
+    """Whether a stopped process left the run a checkpoint to resume from."""
+    return any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
+
+
 def planned_runs(config):
     """The study's runs (``plan_study``), sized by the target task's training split."""
     target = load_tasks([config.target], config.task_dir)[config.target]
@@ -64,8 +69,7 @@ def describe_plan(config):
     def state(planned):
         if _finished(planned):
             return "finished"
-        started = any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
-        return "started: resumes from its checkpoint" if started else "to run"
+        return "started: resumes from its checkpoint" if _has_checkpoint(planned) else "to run"
 
     runs = planned_runs(config)
     return [f"[{number}/{len(runs)}] {planned.name} ({state(planned)}): {train_command(planned.settings)}"
@@ -98,7 +102,7 @@ def run_study(config, verbose=True):
             print(f"[{number}/{len(runs)}] {planned.name}", flush=True)
         tick = time.time()
         # A run resumed from its checkpoint: its wall time below counts only this process's part.
-        resumed = any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
+        resumed = _has_checkpoint(planned)
         keras.backend.clear_session()  # runs share the process; free the previous graph
         settings = planned.settings
         if verbose and sys.stdout.isatty():  # a terminal gets the trainer's progress bar (a log file, not)

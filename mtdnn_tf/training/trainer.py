@@ -199,14 +199,14 @@ class MultiTaskTrainer:
         while int(self.epoch.numpy()) < cfg.epochs:
             epoch = int(self.epoch.numpy())
             started = time.time()
-            self.run_epoch(epoch)
+            order = self.run_epoch(epoch)
             evaluate = epoch + 1 == cfg.epochs or (cfg.evaluate_every and (epoch + 1) % cfg.evaluate_every == 0)
             if evaluate:
                 last = self.evaluator.evaluate(self.tasks, self.eval_splits)
             self.epoch.assign_add(1)
             self.step_in_epoch.assign(0)
             self.checkpoints.save()
-            steps = collections.Counter(cfg.epoch_order(self.train_splits, epoch))  # what each task got (sampler)
+            steps = collections.Counter(order)  # what each task got from the sampler
             self.record.add_epoch(epoch + 1, time.time() - started, last if evaluate else None, last,
                                   steps={name: steps[name] for name in self.train_splits})
             if cfg.verbose and evaluate:
@@ -218,7 +218,8 @@ class MultiTaskTrainer:
         """Trains one epoch from ``step_in_epoch`` on, up to step ``stop`` (default: its end), in the
         order of the configured task sampler (Algorithm 1 by default); no evaluation or epoch
         checkpoint. A later call goes on where this one stopped. ``max_examples`` caps every task's
-        examples of this epoch instead of the config's caps (e.g. a short warm-up)."""
+        examples of this epoch instead of the config's caps (e.g. a short warm-up).
+        Returns the epoch's whole order: the task of each of its steps."""
         cfg = self.config
         if max_examples is not None:
             cfg = dataclasses.replace(cfg, max_examples_per_task=max_examples, task_max_examples={})
@@ -269,6 +270,7 @@ class MultiTaskTrainer:
             self.record.training_loss(step, name, loss)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and position + 1 < len(order):
                 self.checkpoints.save()
+        return order
 
 
 def format_metrics_inline(results):
