@@ -50,7 +50,7 @@ def main():
     model = build_mtdnn_model(load_backbone(args.preset), tasks, "mean")
     path, task = EmbeddingPath(model), tasks["rte"]
     size = args.batch_size
-    batches = [({k: tf.constant(v[i * size : (i + 1) * size]) for k, v in train.features.items()},
+    batches = [({k: tf.constant(v) for k, v in train.unit_features(np.arange(i * size, (i + 1) * size)).items()},
                 tf.constant(train.labels[i * size : (i + 1) * size])) for i in range(args.batches)]
     largest = tf.reduce_max(tf.abs(path.embed(batches[0][0])), axis=-1)
     print(f"embedding output: largest |entry| per token, mean {float(tf.reduce_mean(largest)):.2f}"

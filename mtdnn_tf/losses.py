@@ -59,15 +59,24 @@ def per_example_loss(task, labels, outputs):
     return task.task_type.per_example_loss(task, labels, outputs)
 
 
-def task_loss(task, labels, outputs, num_replicas=1):
-    """Mean loss of the batch times the task's loss weight, divided across replicas
-    so that summing the replicas' gradients gives the global-batch mean."""
-    loss = tf.reduce_mean(per_example_loss(task, labels, outputs))
-    return loss * task.loss_weight / num_replicas
+def weighted_mean(per_unit, weights=None, units=None):
+    """``sum(weights * per_unit) / units``: with ``units`` the global batch's total weight (summed over
+    replicas), the replicas' results add up to the global-batch mean whatever the split, an empty replica
+    included (its sum is 0, not the NaN of an empty mean). Defaults: weight 1 per unit, ``units`` the
+    local weight (one replica)."""
+    per_unit = tf.cast(per_unit, tf.float32)
+    weights = tf.ones_like(per_unit) if weights is None else tf.cast(weights, tf.float32)
+    units = tf.reduce_sum(weights) if units is None else tf.cast(units, tf.float32)
+    return tf.reduce_sum(per_unit * weights) / tf.maximum(units, 1e-12)
 
 
-def soft_task_loss(task, soft_targets, outputs, features, num_replicas=1):
-    """Knowledge distillation: the mean loss against the teachers' soft targets (its task type's
-    ``soft_loss``), weighted and divided across replicas like ``task_loss``."""
-    loss = tf.reduce_mean(task.task_type.soft_loss(task, soft_targets, outputs, features))
-    return loss * task.loss_weight / num_replicas
+def task_loss(task, labels, outputs, weights=None, units=None):
+    """The batch's loss (``weighted_mean`` of its type's per-unit loss) times the task's loss weight."""
+    return weighted_mean(per_example_loss(task, labels, outputs), weights, units) * task.loss_weight
+
+
+def soft_task_loss(task, soft_targets, outputs, features, weights=None, units=None):
+    """Knowledge distillation: the loss against the teachers' soft targets (its task type's ``soft_loss``),
+    weighted and normalised like ``task_loss``."""
+    return weighted_mean(task.task_type.soft_loss(task, soft_targets, outputs, features), weights, units) \
+        * task.loss_weight

@@ -29,7 +29,8 @@ FLAG_FIELDS = (
     ("sampling_temperature", "train.sampling_temperature"), ("steps_per_epoch", "train.steps_per_epoch"),
     ("smart", "train.smart.enabled"), ("smart_alpha", "train.smart.alpha"), ("smart_steps", "train.smart.steps"),
     ("smart_step_size", "train.smart.step_size"), ("smart_noise_var", "train.smart.noise_var"),
-    ("smart_epsilon", "train.smart.epsilon"),
+    ("smart_epsilon", "train.smart.epsilon"), ("pad_last_batch", "train.pad_last_batch"),
+    ("steps_per_loop", "train.steps_per_loop"),
 )
 # Fields no flag sets: what a run keeps on disk, not what it learns.
 BOOKKEEPING_FIELDS = ("save_model", "train.keep_checkpoints", "train.save_checkpoints")

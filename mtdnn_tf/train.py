@@ -90,6 +90,12 @@ flags.DEFINE_bool("skip_nonfinite", False, "Skip a batch whose loss or gradient 
                   "reported on stderr and in metrics.json) instead of stopping with exit status 3.")
 flags.DEFINE_bool("lazy_embedding_update", False, "Adamax updates only the embedding rows each batch uses "
                   "(a row-sparse update; faster, and unused rows keep their value; see the README's Speed section).")
+flags.DEFINE_bool("pad_last_batch", False, "Fill each task's short last batch up to --batch_size with zero-weight "
+                  "rows (every example still trained once an epoch): batches take one shape per bucket, as "
+                  "TPUs and XLA want.")
+flags.DEFINE_integer("steps_per_loop", 1, "Optimizer steps per call of the training loop's tf.function (the task "
+                     "of each step chosen inside it); more saves a host round trip per step on a GPU or TPU. "
+                     "Checkpoints and the non-finite check's report fall on loop boundaries.")
 flags.DEFINE_integer("verbose", 1, "0: quiet; 1: progress bars.")
 
 flags.mark_flags_as_required(["tasks", "model_dir"])
@@ -134,7 +140,8 @@ def settings_from_flags():
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
             distill_weight=FLAGS.distill_weight, task_sampling=FLAGS.task_sampling,
             sampling_temperature=FLAGS.sampling_temperature,
-            steps_per_epoch=FLAGS.steps_per_epoch,
+            steps_per_epoch=FLAGS.steps_per_epoch, pad_last_batch=FLAGS.pad_last_batch,
+            steps_per_loop=FLAGS.steps_per_loop,
             smart=SmartConfig(enabled=FLAGS.smart, alpha=FLAGS.smart_alpha, steps=FLAGS.smart_steps,
                               step_size=FLAGS.smart_step_size, noise_var=FLAGS.smart_noise_var,
                               epsilon=FLAGS.smart_epsilon),

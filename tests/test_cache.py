@@ -17,7 +17,7 @@ def test_second_load_reads_the_cache_and_a_changed_file_is_tokenised_again(demo_
     source, cache = DataSource(str(data)), str(tmp_path / "cache")
     packer = TextPacker(demo_tokenizer, 24)
     first, first_dev, _, truncated = load_packed_data(tasks, packer, source, 0.5, 3, cache, verbose=False)
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2  # train (the 50% draw) and dev
+    assert len(list((tmp_path / "cache").glob("*/meta.json"))) == 2  # train (the 50% draw) and dev
 
     calls = []
     real_pack = loading.pack_split
@@ -26,8 +26,9 @@ def test_second_load_reads_the_cache_and_a_changed_file_is_tokenised_again(demo_
     assert calls == []  # nothing tokenised again
     assert cached_truncated == truncated and truncated["demo_pair/train"]["examples"] == 200
     for a, b in [(first["demo_pair"], second["demo_pair"]), (first_dev["demo_pair"]["dev"], second_dev["demo_pair"]["dev"])]:
-        for key in a.features:
-            np.testing.assert_array_equal(a.features[key], b.features[key])
+        for key, values in a.dense_features().items():
+            np.testing.assert_array_equal(values, b.dense_features()[key])
+        assert isinstance(b.sequences.token_ids, np.memmap)  # read from disk as batches need it
         np.testing.assert_array_equal(a.labels, b.labels)
         assert a.ids == b.ids and a.source == b.source
     assert len(second["demo_pair"]) == 200  # half of the 400 training pairs

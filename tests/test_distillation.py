@@ -67,11 +67,14 @@ def test_one_teachers_soft_targets_are_its_predictions_and_are_stored_under_a_ke
     split = data.train["demo_sentiment"]
     key = distillation.soft_target_key(["a"], "demo_sentiment", split)
     assert key != distillation.soft_target_key(["b"], "demo_sentiment", split)
-    changed = dict(split.features, token_ids=split.features["token_ids"].copy())
-    changed["token_ids"][0, 1] += 1
     import dataclasses
 
-    assert key != distillation.soft_target_key(["a"], "demo_sentiment", dataclasses.replace(split, features=changed))
+    from mtdnn_tf.data.sequences import PackedSequences
+
+    tokens = np.array(split.sequences.token_ids)
+    tokens[1] += 1
+    changed = PackedSequences(tokens, split.sequences.segment_ids, split.sequences.offsets)
+    assert key != distillation.soft_target_key(["a"], "demo_sentiment", dataclasses.replace(split, sequences=changed))
 
 
 def test_a_teacher_that_reads_tokens_differently_is_refused(demo_tokenizer, demo_dir, tmp_path):

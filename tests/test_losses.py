@@ -27,9 +27,14 @@ def test_regression_loss_is_the_squared_error():
     np.testing.assert_allclose(per_example_loss(TASKS["stsb"], labels, scores), [1.0, 0.0, 4.0])
 
 
-def test_task_loss_is_the_weighted_batch_mean_split_across_replicas():
+def test_task_loss_is_the_weighted_mean_over_the_global_batch():
     scores = np.array([0.0, 2.5, 5.0], np.float32)
     labels = np.array([1.0, 2.5, 3.0], np.float32)
     heavy = dataclasses.replace(TASKS["stsb"], loss_weight=3.0)
     assert float(task_loss(TASKS["stsb"], labels, scores)) == np.float32(5.0 / 3)
-    np.testing.assert_allclose(float(task_loss(heavy, labels, scores, num_replicas=2)), 3.0 * 5.0 / 3 / 2, rtol=1e-6)
+    # A replica holding two of a global batch of 3 (the third on another replica): its share of the sum.
+    np.testing.assert_allclose(float(task_loss(heavy, labels[:2], scores[:2], np.ones(2), units=3.0)),
+                               3.0 * (1.0 + 0.0) / 3, rtol=1e-6)
+    # Zero-weight rows (a padded last batch) count for nothing; an empty replica adds 0, not NaN.
+    assert float(task_loss(TASKS["stsb"], labels, scores, np.array([1.0, 1.0, 0.0]))) == np.float32(0.5)
+    assert float(task_loss(TASKS["stsb"], labels[:0], scores[:0], np.ones(0), units=3.0)) == 0.0

@@ -67,11 +67,12 @@ def test_train_dataset_batches_are_bucket_shapes_and_skip_resumes(demo_tasks, de
     batches = list(train_dataset(split, 16, seed=1, epoch=0, task_index=2))
     assert len(batches) == 25
     assert {b[0]["token_ids"].shape[1] for b in batches} <= set(bucket_lengths(64))
-    assert sum(len(b[1]) for b in batches) == len(split)
+    assert sum(len(b[1]["labels"]) for b in batches) == len(split)
+    assert all(float(b[1]["units"]) == len(b[1]["weights"]) == float(b[1]["weights"].numpy().sum()) for b in batches)
     resumed = list(train_dataset(split, 16, seed=1, epoch=0, task_index=2, skip_batches=10))
     assert len(resumed) == 15
     for a, b in zip(batches[10:], resumed):
-        np.testing.assert_array_equal(a[1].numpy(), b[1].numpy())
+        np.testing.assert_array_equal(a[1]["labels"].numpy(), b[1]["labels"].numpy())
         np.testing.assert_array_equal(a[0]["token_ids"].numpy(), b[0]["token_ids"].numpy())
 
 
@@ -83,7 +84,7 @@ def test_bucketed_and_unbucketed_evaluation_give_the_same_metrics(demo_tasks, de
     splits = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir), task=t)} for n, t in demo_tasks.items()}
     model = build_mtdnn_model(tiny_backbone(demo_tokenizer.vocabulary_size()), demo_tasks, "mean")
     strategy = tf.distribute.get_strategy()
-    shapes = {x["token_ids"].shape[1] for x, _ in eval_dataset(splits["demo_pair"]["dev"], 32)}
+    shapes = {x["token_ids"].shape[1] for x in eval_dataset(splits["demo_pair"]["dev"], 32)}
     assert max(shapes) < 64  # padding really was cut
     bucketed = Evaluator(model, strategy, 32).evaluate(demo_tasks, splits)
     full = Evaluator(model, strategy, 32, bucketed=False).evaluate(demo_tasks, splits)
@@ -105,8 +106,9 @@ def test_more_steps_than_batches_take_fresh_passes_and_skipping_resumes_mid_pass
     task = demo_tasks["demo_sentiment"]
     examples = read_split(task, "train", demo_dir).subset(range(40))
     split = pack_split(TextPacker(demo_tokenizer, 24), examples, task=task)
-    split.features["token_ids"][:, 1] = np.arange(40) + 10  # make every row unique, to follow it
-    index = {int(row[1]): i for i, row in enumerate(split.features["token_ids"])}
+    tokens = split.sequences.token_ids
+    tokens[split.sequences.offsets[:-1] + 1] = np.arange(40) + 10  # make every row unique, to follow it
+    index = {int(row[1]): i for i, row in enumerate(split.dense_features()["token_ids"])}
 
     def batches(skip, steps):
         stream = train_dataset(split, 16, seed=3, epoch=1, task_index=0, skip_batches=skip, num_steps=steps)

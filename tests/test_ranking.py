@@ -4,7 +4,9 @@ import tensorflow as tf
 
 from conftest import needs_glue
 from mtdnn_tf.data.examples import SplitExamples
-from mtdnn_tf.data.ranking import NO_POSITIVE, gather_groups, group_candidates
+from mtdnn_tf.data.pipeline import PackedSplit
+from mtdnn_tf.data.ranking import NO_POSITIVE, group_candidates, group_labels
+from mtdnn_tf.data.sequences import PackedSequences
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.losses import listwise_ranking_loss
 from mtdnn_tf.metrics import chance_level, compute_metrics
@@ -21,10 +23,16 @@ def test_groups_are_padded_and_masked():
     examples = _examples(["a", "a", "b", "a", "b"], [0, 1, 1, 0, 0])
     matrix, skipped = group_candidates(examples)
     assert matrix.tolist() == [[0, 1, 3], [2, 4, -1]] and skipped == {}
-    features = {"token_ids": np.arange(10).reshape(5, 2)}
-    grouped, labels = gather_groups(features, examples.labels, matrix)
-    assert grouped["token_ids"].shape == (2, 3, 2)
-    assert grouped["token_ids"][1, 2].tolist() == [0, 0]
+    # Example i is the sequence [i + 1, i + 1] (two real tokens).
+    sequences = PackedSequences(np.repeat(np.arange(1, 6), 2).astype(np.uint16), np.zeros(10, np.int8),
+                                np.arange(0, 11, 2))
+    labels = group_labels(examples.labels, matrix)
+    split = PackedSplit(sequences, labels, examples.ids, group_matrix=matrix)
+    grouped = split.unit_features([0, 1], length=3)
+    assert grouped["token_ids"].shape == (2, 3, 3)
+    assert grouped["token_ids"][0, 2].tolist() == [4, 4, 0]  # example 3, padded to the length asked
+    assert grouped["token_ids"][1, 2].tolist() == [0, 0, 0] and grouped["padding_mask"][1, 2].sum() == 0
+    assert split.lengths.tolist() == [2, 2] and len(split) == 2
     assert labels.tolist() == [[0, 1, 0], [1, 0, -1]]
 
 

@@ -20,7 +20,7 @@ def setting(demo_tasks, demo_dir, demo_tokenizer):
              for n, t in tasks.items()}
     model = build_mtdnn_model(tiny_backbone(demo_tokenizer.vocabulary_size(), dropout=0.0), tasks, "mean")
     data = demo_data(tasks, demo_dir, demo_tokenizer)
-    batches = {n: {k: tf.constant(v[:8]) for k, v in data.train[n].features.items()} for n in tasks}
+    batches = {n: {k: tf.constant(v) for k, v in data.train[n].unit_features(np.arange(8)).items()} for n in tasks}
     return tasks, model, batches
 
 

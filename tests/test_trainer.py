@@ -61,7 +61,7 @@ def test_xla_and_mixed_bfloat16_training_steps_run_and_learn(demo_tasks, demo_di
         backbone = next(layer for layer in trainer.model.layers if "backbone" in layer.name)
         assert backbone.compute_dtype in ("bfloat16", "float16")
         assert all(v.dtype == "float32" for v in trainer.model.trainable_variables)
-        batch = next(iter(tf.data.Dataset.from_tensor_slices(data.eval["demo_sentiment"]["dev"].features).batch(4)))
+        batch = next(iter(tf.data.Dataset.from_tensor_slices(data.eval["demo_sentiment"]["dev"].dense_features()).batch(4)))
         assert trainer.model(batch)["demo_sentiment"].dtype == "float32"
         assert results["demo_sentiment"]["dev"]["accuracy"] > 0.8, (policy, results)
 

@@ -3,7 +3,9 @@
 An entry is keyed by everything that decides its content: the data file
 (path, size, modification time), the task's YAML text, the tokenizer's
 vocabulary and normalisation settings, the packed length, the training fraction and its seed, and
-whether malformed rows are skipped. Entries are written atomically.
+whether malformed rows are skipped. Entries are directories of ``.npy`` files
+holding the sequences at their real lengths (read back memory-mapped),
+written atomically.
 """
 
 import hashlib
@@ -12,11 +14,12 @@ import pathlib
 
 import numpy as np
 
-from mtdnn_tf.atomic_files import atomic_file
-from mtdnn_tf.data.packing import FEATURES
+from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.data.pipeline import PackedSplit
+from mtdnn_tf.data.sequences import PackedSequences
 
-FORMAT_VERSION = 2  # 2: truncation counts in the entry; tokenizer options in the key
+# 2: truncation counts in the entry; tokenizer options in the key. 3: real-length sequences, memory-mapped.
+FORMAT_VERSION = 3
 
 
 def cache_key(data_file, task, vocabulary, max_seq_length, tokenizer_options, **options):
@@ -37,35 +40,35 @@ def cache_key(data_file, task, vocabulary, max_seq_length, tokenizer_options, **
 
 
 def load(cache_dir, key):
-    """The cached PackedSplit for ``key``, or None."""
-    path = pathlib.Path(cache_dir) / f"{key}.npz"
-    if not path.is_file():
+    """The cached PackedSplit for ``key`` (its sequences memory-mapped), or None."""
+    path = pathlib.Path(cache_dir) / key
+    if not (path / "meta.json").is_file():
         return None
-    with np.load(path, allow_pickle=False) as arrays:
-        meta = json.loads(str(arrays["meta"]))
-        return PackedSplit(
-            features={k: arrays[k] for k in FEATURES},
-            labels=arrays["labels"] if meta["has_labels"] else None,
-            ids=arrays["ids"].tolist(),
-            skipped=meta["skipped"],
-            source=meta["source"],
-            group_matrix=arrays["group_matrix"] if meta["has_groups"] else None,
-            truncation=meta["truncation"],
-        )
+    meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    return PackedSplit(
+        sequences=PackedSequences.load(path),
+        labels=np.load(path / "labels.npy") if meta["has_labels"] else None,
+        ids=json.loads((path / "ids.json").read_text(encoding="utf-8")),
+        skipped=meta["skipped"],
+        source=meta["source"],
+        group_matrix=np.load(path / "group_matrix.npy") if meta["has_groups"] else None,
+        truncation=meta["truncation"],
+    )
 
 
 def save(cache_dir, key, split):
-    """Writes ``split`` under ``key`` (to a temporary file, then renamed)."""
+    """Writes ``split`` under ``key``: a directory of ``.npy`` files at the sequences' real lengths
+    (written to a temporary directory, then renamed)."""
     cache_dir = pathlib.Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     meta = {"has_labels": split.labels is not None, "has_groups": split.group_matrix is not None,
-            "skipped": split.skipped, "source": split.source,
-            "truncation": split.truncation}
-    arrays = {k: split.features[k] for k in FEATURES}
-    arrays.update(ids=np.asarray([str(i) for i in split.ids]), meta=np.asarray(json.dumps(meta)))
-    if split.labels is not None:
-        arrays["labels"] = split.labels
-    if split.group_matrix is not None:
-        arrays["group_matrix"] = split.group_matrix
-    with atomic_file(cache_dir / f"{key}.npz") as tmp:
-        np.savez(tmp, **arrays)
+            "skipped": split.skipped, "source": split.source, "truncation": split.truncation}
+    with atomic_directory(cache_dir / key, overwrite=True) as tmp:
+        split.sequences.save(tmp)
+        if split.labels is not None:
+            np.save(tmp / "labels.npy", split.labels)
+        if split.group_matrix is not None:
+            np.save(tmp / "group_matrix.npy", split.group_matrix)
+        (tmp / "ids.json").write_text(json.dumps([str(i) for i in split.ids]), encoding="utf-8")
+        # Written last: an entry without it is incomplete and not read.
+        (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")

@@ -10,9 +10,8 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
+from mtdnn_tf.data.sequences import FEATURES, PackedSequences  # noqa: F401 - FEATURES is this module's too
 from mtdnn_tf.progress import progress_bar
-
-FEATURES = ("token_ids", "segment_ids", "padding_mask")
 
 
 class TextPacker:
@@ -72,26 +71,45 @@ class TextPacker:
             with_lengths: also return each example's untruncated packed length
                 (special tokens included): ``(features, lengths)``.
         """
+        chunks, lengths = zip(*self._chunks(text_a, text_b, chunk_size, description)) if len(text_a) else ((), ())
+        features = {k: np.concatenate([c[k] for c in chunks]).astype(np.int32) if chunks
+                    else np.zeros([0, self.max_seq_length], np.int32) for k in FEATURES}
+        if with_lengths:
+            return features, np.concatenate(lengths).astype(np.int64) if lengths else np.zeros([0], np.int64)
+        return features
+
+    def pack_sequences(self, text_a, text_b=None, chunk_size=4096, description=None):
+        """Packs python lists of strings into a ``PackedSequences`` (real lengths, no padding kept);
+        returns ``(sequences, untruncated packed lengths)``. Only one chunk is ever held padded."""
+        parts, lengths = [], []
+        for chunk, chunk_lengths in self._chunks(text_a, text_b, chunk_size, description):
+            parts.append(PackedSequences.from_padded(chunk, self.tokenizer.vocabulary_size(),
+                                                     self.tokenizer.pad_token_id))
+            lengths.append(chunk_lengths)
+        if not parts:
+            empty = np.zeros([0, self.max_seq_length], np.int32)
+            parts = [PackedSequences.from_padded({k: empty for k in FEATURES}, self.tokenizer.vocabulary_size(),
+                                                 self.tokenizer.pad_token_id)]
+            lengths = [np.zeros([0], np.int64)]
+        return PackedSequences.concatenate(parts), np.concatenate(lengths).astype(np.int64)
+
+    def _chunks(self, text_a, text_b, chunk_size, description):
+        """Yields (padded features of a chunk as numpy arrays, the chunk's untruncated lengths)."""
         n = len(text_a)
         if text_b is not None and len(text_b) != n:
             raise ValueError(f"text_a has {n} entries but text_b has {len(text_b)}")
         bar = progress_bar(n, unit_name="text") if description and n > chunk_size else None
         if bar is not None:
             print(description)
-        parts, lengths = [], []
         for start in range(0, n, chunk_size):
             a = tf.constant(text_a[start : start + chunk_size])
             b = None if text_b is None else tf.constant(text_b[start : start + chunk_size])
             segments = self._segments(a, b)
-            parts.append({k: v.numpy() for k, v in self._pack_segments(segments).items()})
+            chunk = {k: v.numpy() for k, v in self._pack_segments(segments).items()}
             # [CLS] and one [SEP] per segment, plus the segments' own tokens.
-            lengths.append(sum(_row_lengths(s) for s in segments) + 1 + len(segments))
+            yield chunk, sum(_row_lengths(s) for s in segments) + 1 + len(segments)
             if bar is not None:
                 bar.update(min(start + chunk_size, n))
-        features = {k: np.concatenate([p[k] for p in parts]).astype(np.int32) for k in FEATURES}
-        if with_lengths:
-            return features, np.concatenate(lengths).astype(np.int64)
-        return features
 
 
 def _row_lengths(tokens):

@@ -46,14 +46,8 @@ def group_candidates(examples, no_positive="error"):
     return matrix, ({NO_POSITIVE: skipped} if skipped else {})
 
 
-def gather_groups(features, labels, matrix):
-    """Features [groups, size, length] and labels [groups, size] (-1 marks padding)."""
-    safe = np.maximum(matrix, 0)
-    pad = matrix < 0
-    grouped = {}
-    for name, values in features.items():
-        grouped[name] = values[safe]
-        grouped[name][pad] = 0
-    grouped_labels = labels[safe].astype(np.float32)
-    grouped_labels[pad] = -1.0
-    return grouped, grouped_labels
+def group_labels(labels, matrix):
+    """Labels [groups, size] of the candidates in ``matrix`` (-1 marks padding)."""
+    grouped = np.asarray(labels)[np.maximum(matrix, 0)].astype(np.float32)
+    grouped[matrix < 0] = -1.0
+    return grouped

@@ -63,9 +63,10 @@ class TaskType:
             raise ValueError(f"label {raw!r} is not one of {list(task.labels)}")
         return task.labels.index(raw)
 
-    def packed_split(self, task, examples, features, truncation):
-        """A PackedSplit of tokenised ``examples`` (SplitExamples) in this type's batching unit."""
-        return example_split(examples, features, truncation)
+    def packed_split(self, task, examples, sequences, truncation):
+        """A PackedSplit of tokenised ``examples`` (SplitExamples; their ``PackedSequences``) in this
+        type's batching unit."""
+        return example_split(examples, sequences, truncation)
 
     def sample_fraction(self, task, examples, fraction, seed):
         """A seeded subset of ``examples`` holding ``fraction`` of them (uniform draw)."""

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from mtdnn_tf import losses, metrics
 from mtdnn_tf.data.pipeline import PackedSplit
-from mtdnn_tf.data.ranking import gather_groups, group_candidates
+from mtdnn_tf.data.ranking import group_candidates, group_labels
 from mtdnn_tf.data.sampling import fraction_size, sample_indices
 from mtdnn_tf.models.masking import MASKED_SCORE
 from mtdnn_tf.task_types.base import TaskType, check_same_batch, softmax
@@ -37,11 +37,10 @@ class RankingType(TaskType):
                 if split.group is None:
                     fail(f"files.splits.{split_name}.group", "a ranking task needs a group column")
 
-    def packed_split(self, task, examples, features, truncation):
+    def packed_split(self, task, examples, sequences, truncation):
         matrix, skipped = group_candidates(examples, task.no_positive)
-        labels = examples.labels if examples.labels is not None else np.zeros(len(examples), np.int32)
-        grouped, grouped_labels = gather_groups(features, labels, matrix)
-        return PackedSplit(grouped, grouped_labels if examples.labels is not None else None, examples.ids,
+        labels = group_labels(examples.labels, matrix) if examples.labels is not None else None
+        return PackedSplit(sequences, labels, examples.ids,
                            {**examples.skipped, **skipped}, examples.source, group_matrix=matrix,
                            truncation=truncation)
 

@@ -42,8 +42,10 @@ def soft_target_key(teacher_digests, task_name, split):
     digest = hashlib.sha256()
     for part in (*teacher_digests, task_name):
         digest.update(str(part).encode("utf-8") + b"\0")
-    for name in sorted(split.features):
-        digest.update(np.ascontiguousarray(split.features[name]).tobytes())
+    sequences = split.sequences
+    for array in (sequences.token_ids, sequences.segment_ids, sequences.offsets):
+        digest.update(str(array.dtype).encode("utf-8"))
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
     if split.group_matrix is not None:
         digest.update(np.ascontiguousarray(split.group_matrix).tobytes())
     return digest.hexdigest()[:24]

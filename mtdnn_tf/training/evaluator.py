@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from mtdnn_tf.data.pipeline import eval_dataset
+from mtdnn_tf.data.pipeline import InputShard, eval_dataset
 from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.progress import progress_bar
@@ -56,14 +56,15 @@ class Evaluator:
         With a ``description``, it is printed and a progress bar over the batches follows.
         """
         order = np.argsort(split.lengths, kind="stable") if self.bucketed else None
-        dataset = eval_dataset(split, self.batch_size, self.bucketed, order).map(lambda features, labels: features)
-        batches = int(dataset.cardinality())
-        dataset = self.strategy.experimental_distribute_dataset(dataset)
+        batches = -(-len(split) // self.batch_size)
+        # Each replica gets a contiguous shard of each batch; gathered in replica order they are the batch.
+        dataset = self.strategy.distribute_datasets_from_function(
+            lambda context: eval_dataset(split, self.batch_size, self.bucketed, order, InputShard.of(context)))
         step = self._predict_step(task, dataset.element_spec)
         bar = None
         if description:
             print(description)
-            bar = progress_bar(batches if batches >= 0 else None, unit_name="batch")
+            bar = progress_bar(batches, unit_name="batch")
         parts = []
         for features in dataset:
             parts.append(step(features).numpy())

@@ -21,6 +21,7 @@ import math
 import tensorflow as tf
 
 from mtdnn_tf.errors import check_settings
+from mtdnn_tf.losses import weighted_mean
 from mtdnn_tf.models.mtdnn_model import head_features
 
 
@@ -89,8 +90,9 @@ def _project(noise, epsilon):
     return noise / (tf.reduce_max(tf.abs(noise), axis=-1, keepdims=True) + epsilon)
 
 
-def outputs_and_regularizer(task, config, path, features, seed, training=True):
-    """(the task's clean outputs, SMART's regulariser: the mean divergence at the adversarial noise).
+def outputs_and_regularizer(task, config, path, features, seed, training=True, weights=None, units=None):
+    """(the task's clean outputs, SMART's regulariser: the mean divergence at the adversarial noise,
+    weighted and normalised as ``losses.weighted_mean``: by ``units``, the global batch's weight).
 
     Args:
         task: TaskConfig; config: its SmartConfig (``SmartConfig.for_task``).
@@ -112,12 +114,18 @@ def outputs_and_regularizer(task, config, path, features, seed, training=True):
     for _ in range(config.steps):
         with tf.GradientTape() as tape:
             tape.watch(noise)
-            ascent = tf.reduce_mean(kind.divergence(target, outputs(noise), features))
+            # The projection below normalises the step, so the local weighted sum's scale does not matter.
+            ascent = tf.reduce_sum(_weighted(kind.divergence(target, outputs(noise), features), weights))
         gradient = tape.gradient(ascent, noise)
         usable &= tf.math.is_finite(tf.norm(tf.cast(gradient, tf.float32)))
         noise = tf.stop_gradient(_project(noise + config.step_size * gradient, config.epsilon))
-    regularizer = tf.reduce_mean(kind.divergence(clean, outputs(noise), features))
+    regularizer = weighted_mean(kind.divergence(clean, outputs(noise), features), weights, units)
     return clean, tf.where(usable, regularizer, 0.0)
+
+
+def _weighted(values, weights):
+    values = tf.cast(values, tf.float32)
+    return values if weights is None else values * tf.cast(weights, tf.float32)
 
 
 def smart_seed(run_seed, step):

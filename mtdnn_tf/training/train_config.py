@@ -39,6 +39,8 @@ class TrainConfig:
     steps_per_epoch: int = 0  # drawing samplers: steps per epoch (0: as many as Algorithm 1 takes)
     smart: SmartConfig = dataclasses.field(default_factory=SmartConfig)  # adversarial regularisation (off)
     distill_weight: float = 0.5  # with teachers: weight of the soft-target loss (the gold loss gets 1 - it)
+    pad_last_batch: bool = False  # fill a task's short last batch with zero-weight rows: one shape per bucket
+    steps_per_loop: int = 1  # optimizer steps per call of the training loop's tf.function (host round trips)
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")
@@ -52,6 +54,7 @@ class TrainConfig:
             ("max_examples_per_task", lambda v: v >= 0, "0 (all) or positive"),
             ("task_max_examples", lambda v: all(isinstance(n, int) and n >= 1 for n in v.values()),
              "task=N pairs with N at least 1"),
+            ("steps_per_loop", *positive),
             ("evaluate_every", lambda v: v >= 0, "0 (after the last epoch only) or positive"),
             ("tensorboard_every", lambda v: v >= 0, "0 (never) or positive"),
             ("verbose", lambda v: v in (0, 1), "0 or 1"),

@@ -18,7 +18,7 @@ import time
 import keras
 import tensorflow as tf
 
-from mtdnn_tf.data.pipeline import train_dataset
+from mtdnn_tf.data.pipeline import InputShard, train_dataset
 from mtdnn_tf.errors import NonFiniteLossError, UserInputError
 from mtdnn_tf.losses import soft_task_loss, task_loss
 from mtdnn_tf.models.mtdnn_model import task_model, task_variables
@@ -30,10 +30,16 @@ from mtdnn_tf.training.smart import EmbeddingPath, outputs_and_regularizer, smar
 from mtdnn_tf.training.strategies import is_chief
 
 
-def _scale(gradient, factor):
-    if isinstance(gradient, tf.IndexedSlices):  # sparse embedding gradients
-        return tf.IndexedSlices(gradient.values * factor, gradient.indices, gradient.dense_shape)
-    return gradient * factor
+def all_reduce_once(optimizer):
+    """Makes a Keras optimizer apply the gradients it is given without summing them over replicas.
+
+    The step sums the gradients itself, once, to clip the global-batch gradient; the TensorFlow
+    backend's optimizer would sum them again inside ``apply_gradients`` (its
+    ``_all_reduce_sum_gradients``, which has no public switch): twice the step's largest traffic.
+    """
+    for inner in (optimizer, getattr(optimizer, "inner_optimizer", None)):
+        if inner is not None:
+            inner._all_reduce_sum_gradients = list  # noqa: SLF001 - see the docstring
 
 
 class MultiTaskTrainer:
@@ -74,10 +80,14 @@ class MultiTaskTrainer:
                                            keep=config.keep_checkpoints, enabled=config.save_checkpoints)
         self.record = RunRecord(self.model_dir, extra_record, write=self.chief,
                                 tensorboard_every=config.tensorboard_every)
-        self._steps = {}  # task -> tf.function, traced once with the dataset's element spec
+        self._train_names = list(train_splits)
+        self._loop = None  # the tf.function running up to steps_per_loop steps (see _make_loop)
+        if strategy.num_replicas_in_sync > 1:
+            all_reduce_once(optimizer)
 
     # -- steps ---------------------------------------------------------------
-    def _make_train_step(self, name, element_spec):
+    def _make_replica_step(self, name):
+        """The step of task ``name`` on one replica: (the global-batch loss, whether the update was applied)."""
         task = self.tasks[name]
         head_model = task_model(self.model, name)
         variables = task_variables(self.model, name)
@@ -91,22 +101,23 @@ class MultiTaskTrainer:
 
         distill_weight = self.config.distill_weight if task.distill_weight is None else task.distill_weight
 
-        def loss_and_gradients(features, labels):
-            # With knowledge distillation, labels are (gold labels, the teachers' soft targets).
-            gold, soft = labels if isinstance(labels, tuple) else (labels, None)
+        def loss_and_gradients(features, targets):
+            # Each replica's share of the global-batch mean: its weighted sum over the global batch's weight.
+            weights, units = targets["weights"], targets["units"]
             with tf.GradientTape() as tape:
                 regularizer = None
                 if smart.enabled:  # SMART: the clean outputs and the adversarial regulariser (see smart.py)
                     outputs, regularizer = outputs_and_regularizer(
-                        task, smart, path, features, smart_seed(self.config.seed, self.optimizer.iterations))
+                        task, smart, path, features, smart_seed(self.config.seed, self.optimizer.iterations),
+                        weights=weights, units=units)
                 else:
                     outputs = task.task_type.forward(head_model, features, training=True)
-                loss = task_loss(task, gold, outputs, replicas)
-                if soft is not None:
-                    loss = ((1.0 - distill_weight) * loss
-                            + distill_weight * soft_task_loss(task, soft, outputs, features, replicas))
+                loss = task_loss(task, targets["labels"], outputs, weights, units)
+                if "soft_targets" in targets:  # knowledge distillation
+                    loss = ((1.0 - distill_weight) * loss + distill_weight
+                            * soft_task_loss(task, targets["soft_targets"], outputs, features, weights, units))
                 if regularizer is not None:
-                    loss += smart.alpha * regularizer * task.loss_weight / replicas
+                    loss += smart.alpha * regularizer * task.loss_weight
                 scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
             return loss, tape.gradient(scaled_loss, variables)
 
@@ -114,16 +125,15 @@ class MultiTaskTrainer:
         if self.config.jit_compile and not whole_step:  # XLA compiles once per padded shape (see bucket_lengths)
             loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
 
-        def replica_step(features, labels):
-            loss, all_gradients = loss_and_gradients(features, labels)
+        def replica_step(features, targets):
+            loss, all_gradients = loss_and_gradients(features, targets)
             # Known at trace time: e.g. the unused pooler has no gradient.
             pairs = [(g, v) for g, v in zip(all_gradients, variables) if g is not None]
             gradients = [g for g, _ in pairs]
             total_loss = loss
-            if replicas > 1:  # Clip the global-batch gradient, as one device would.
-                context = tf.distribute.get_replica_context()
-                gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-                total_loss = context.all_reduce(tf.distribute.ReduceOp.SUM, loss)
+            if replicas > 1:  # The one all-reduce of the step (the loss rides along): clip the global gradient.
+                *gradients, total_loss = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, gradients + [loss])
             norm = tf.linalg.global_norm(gradients)
             # With loss scaling, overflowing gradients are the LossScaleOptimizer's to skip.
             finite = tf.math.is_finite(total_loss) & (tf.math.is_finite(norm) | scaled)
@@ -132,23 +142,39 @@ class MultiTaskTrainer:
                 # the true gradient; the LossScaleOptimizer unscales them after.
                 limit = clip_norm * tf.cast(self.optimizer.dynamic_scale, tf.float32) if scaled else clip_norm
                 gradients, _ = tf.clip_by_global_norm(gradients, limit, use_norm=norm)
-            if replicas > 1:  # The optimizer sums the replicas' gradients again.
-                gradients = [_scale(g, 1.0 / replicas) for g in gradients]
             applied = self._apply_if_finite(finite, gradients, [v for _, v in pairs])
-            return loss, applied
+            return total_loss, applied
 
         if whole_step:  # XLA for forward, backward, clipping and the update together (one device)
             replica_step = tf.function(replica_step, jit_compile=True)
+        return replica_step
 
-        # One trace for all batch shapes: the spec has unknown batch and length dims.
-        @tf.function(input_signature=[element_spec])
-        def step(batch):
-            features, labels = batch
-            losses, applied = self.strategy.run(replica_step, args=(features, labels))
-            loss = self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
-            return loss, self.strategy.experimental_local_results(applied)[0]
+    def _make_loop(self):
+        """One tf.function that runs up to ``steps_per_loop`` steps: ``loop(iterators, task_ids, count)``
+        takes the first ``count`` of ``task_ids`` (indices into the trained tasks), each step's batch from
+        that task's iterator, and returns every step's loss and whether its update was applied."""
+        steps = [self._make_replica_step(name) for name in self._train_names]
+        strategy = self.strategy
 
-        return step
+        def branch(index, iterators):
+            def run():
+                features, targets = next(iterators[index])
+                loss, applied = strategy.run(steps[index], args=(features, targets))
+                # Both are the same on every replica (all-reduced; one decision).
+                return (strategy.experimental_local_results(loss)[0],
+                        strategy.experimental_local_results(applied)[0])
+            return run
+
+        @tf.function
+        def loop(iterators, task_ids, count):
+            losses = tf.TensorArray(tf.float32, size=count)
+            applied = tf.TensorArray(tf.bool, size=count)
+            for i in tf.range(count):
+                loss, ok = tf.switch_case(task_ids[i], [branch(j, iterators) for j in range(len(steps))])
+                losses, applied = losses.write(i, loss), applied.write(i, ok)
+            return losses.stack(), applied.stack()
+
+        return loop
 
     def _apply_if_finite(self, finite, gradients, variables):
         """Applies the update only when ``finite``; returns whether it did.
@@ -227,50 +253,75 @@ class MultiTaskTrainer:
         per_pass = cfg.epoch_batches(self.train_splits)
         order = cfg.epoch_order(self.train_splits, epoch)
         start = int(self.step_in_epoch.numpy())
+        end = len(order) if stop is None else min(stop, len(order))
         done = {name: order[:start].count(name) for name in self.train_splits}
-        iterators = {}
-        for name, split in self.train_splits.items():
-            dataset = self.strategy.experimental_distribute_dataset(
-                train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], done[name],
-                              cfg.sort_window, cfg.example_cap(name), num_steps=order.count(name)))
-            if name not in self._steps:
-                self._steps[name] = self._make_train_step(name, dataset.element_spec)
-            iterators[name] = iter(dataset)
+        iterators = tuple(iter(self._epoch_dataset(cfg, name, epoch, done[name], order.count(name)))
+                          for name in self._train_names)
+        if self._loop is None:
+            self._loop = self._make_loop()
+        branch = {name: i for i, name in enumerate(self._train_names)}
         bar = progress_bar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
         if cfg.verbose:
             print(f"Epoch {epoch + 1}/{cfg.epochs}: {len(order)} steps over {len(self.train_splits)} tasks"
                   + (f" ({cfg.task_sampling} sampling)" if cfg.task_sampling != "algorithm1" else ""))
         bar.update(start)
         seen, tick, loss_sum = 0, time.time(), 0.0
-        for position in range(start, len(order) if stop is None else min(stop, len(order))):
-            name = order[position]
-            batch = next(iterators[name])
-            loss, applied = self._steps[name](batch)
-            loss = float(loss)
-            if not bool(applied):
-                what = f"loss {loss}" if not math.isfinite(loss) else "gradient"
-                where_ = (f"epoch {epoch + 1}, step {position + 1} (task {name!r}, its batch {done[name] + 1},"
-                          f" examples {done[name] * cfg.batch_size + 1}-{(done[name] + 1) * cfg.batch_size} of the"
-                          " epoch's shuffle)")
-                if not cfg.skip_nonfinite:
-                    raise NonFiniteLossError(
-                        f"non-finite {what} at {where_}; the update was not applied and the last good"
-                        " checkpoint is kept (--skip_nonfinite skips such batches instead)")
-                self.record.skip({"epoch": epoch + 1, "step": position + 1, "task": name,
-                                     "batch": done[name] + 1, "what": what})
-                print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
-            self.step_in_epoch.assign(position + 1)
-            remaining = epoch_examples[name] - (done[name] % per_pass[name]) * cfg.batch_size
-            seen += min(cfg.batch_size, remaining)
-            done[name] += 1
-            loss_sum += loss if math.isfinite(loss) else 0.0
+        position = start
+        while position < end:
+            # One call runs up to steps_per_loop steps without the host; the ids are padded to a fixed
+            # length so that the loop is traced once.
+            count = min(cfg.steps_per_loop, end - position)
+            names = order[position:position + count]
+            task_ids = [branch[name] for name in names] + [0] * (cfg.steps_per_loop - count)
+            first_step = int(self.optimizer.iterations.numpy())
+            losses, applied = self._loop(iterators, tf.constant(task_ids, tf.int32), tf.constant(count, tf.int32))
+            losses, applied = losses.numpy(), applied.numpy()
+            for offset, name in enumerate(names):
+                loss = float(losses[offset])
+                if not applied[offset]:
+                    self._non_finite(cfg, epoch, position + offset, name, done[name], loss)
+                remaining = epoch_examples[name] - (done[name] % per_pass[name]) * cfg.batch_size
+                seen += min(cfg.batch_size, remaining)
+                done[name] += 1
+                loss_sum += loss if math.isfinite(loss) else 0.0
+                step = first_step + int(applied[: offset + 1].sum())
+                self.record.training_loss(step, name, loss)
+            position += count
+            self.step_in_epoch.assign(position)
             rate = seen / max(time.time() - tick, 1e-9)
-            bar.update(position + 1, values=[("loss", loss_sum / (position + 1 - start)), ("ex/s", rate)])
+            bar.update(position, values=[("loss", loss_sum / (position - start)), ("ex/s", rate)])
             step = int(self.optimizer.iterations.numpy())
-            self.record.training_loss(step, name, loss)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and position + 1 < len(order):
+            # Checkpoints fall on loop boundaries: here, when the loop passed a multiple of checkpoint_every.
+            if (cfg.checkpoint_every and step // cfg.checkpoint_every > first_step // cfg.checkpoint_every
+                    and position < len(order)):
                 self.checkpoints.save()
         return order
+
+    def _epoch_dataset(self, cfg, name, epoch, skip_batches, num_steps):
+        """Task ``name``'s batches of ``epoch`` for this strategy: each input pipeline (one per worker) makes
+        only its own replicas' shards of each global batch."""
+        split = self.train_splits[name]
+
+        def dataset(input_context):
+            return train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], skip_batches,
+                                 cfg.sort_window, cfg.example_cap(name), num_steps=num_steps,
+                                 pad_last_batch=cfg.pad_last_batch, shard=InputShard.of(input_context))
+
+        return self.strategy.distribute_datasets_from_function(dataset)
+
+    def _non_finite(self, cfg, epoch, position, name, batch_index, loss):
+        """Stops the run (or, with skip_nonfinite, records and skips) at a step whose update was not applied."""
+        what = f"loss {loss}" if not math.isfinite(loss) else "gradient"
+        where_ = (f"epoch {epoch + 1}, step {position + 1} (task {name!r}, its batch {batch_index + 1},"
+                  f" examples {batch_index * cfg.batch_size + 1}-{(batch_index + 1) * cfg.batch_size} of the"
+                  " epoch's shuffle)")
+        if not cfg.skip_nonfinite:
+            raise NonFiniteLossError(
+                f"non-finite {what} at {where_}; the update was not applied and the last good"
+                " checkpoint is kept (--skip_nonfinite skips such batches instead)")
+        self.record.skip({"epoch": epoch + 1, "step": position + 1, "task": name,
+                          "batch": batch_index + 1, "what": what})
+        print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
 
 
 def format_metrics_inline(results):

@@ -1,0 +1,124 @@
+"""Eight replicas (logical CPU devices) train as one device: short last batches, empty replicas, one all-reduce."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+SCRIPT = r'''
+import dataclasses, json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 8)
+import keras, numpy as np
+from mtdnn_tf.data.loading import DataSource, load_packed_data
+from mtdnn_tf.data.packing import TextPacker
+from mtdnn_tf.data.sequences import PackedSequences
+from mtdnn_tf.data.synthetic import TASKS, write_demo_suite
+from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
+from mtdnn_tf.tasks import load_tasks
+from mtdnn_tf.training.assembly import make_trainer
+from mtdnn_tf.training.train_config import TrainConfig
+
+
+class CountingReduction(tf.distribute.ReductionToOneDevice):
+    """Counts, at trace time, every value the strategy reduces across replicas."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = []
+
+    def reduce_implementation(self, reduce_op, per_replica_value, destinations, options):
+        self.shapes.append(tuple(per_replica_value.values[0].shape))
+        return super().reduce_implementation(reduce_op, per_replica_value, destinations, options)
+
+    def batch_reduce_implementation(self, reduce_op, value_destination_pairs, options):
+        self.shapes += [tuple(value.values[0].shape) for value, _ in value_destination_pairs]
+        return super().batch_reduce_implementation(reduce_op, value_destination_pairs, options)
+
+
+def first_units(split, n):
+    """The split cut to its first ``n`` units (examples, or ranking groups)."""
+    if split.group_matrix is not None:
+        return dataclasses.replace(split, group_matrix=split.group_matrix[:n], labels=split.labels[:n])
+    s = split.sequences
+    end = s.offsets[n]
+    return dataclasses.replace(split, sequences=PackedSequences(s.token_ids[:end], s.segment_ids[:end],
+                                                                s.offsets[:n + 1], s.pad_id),
+                               labels=split.labels[:n], ids=split.ids[:n])
+
+
+data = sys.argv[1]
+write_demo_suite(data, train_size=120, dev_size=30)
+tokenizer = load_tokenizer(vocab_file=data + "/vocab.txt")
+# No dropout anywhere: the runs must see the same computation.
+tasks = {n: dataclasses.replace(t, head=dataclasses.replace(t.head, dropout=0.0, san_dropout=0.0))
+         for n, t in load_tasks(list(TASKS)).items()}
+packed = load_packed_data(tasks, TextPacker(tokenizer, 24), DataSource(data), verbose=False)
+
+
+def backbone():
+    keras.utils.set_random_seed(0)
+    return load_backbone(random_size="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
+                         vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64, dropout=0.0)
+
+
+def train(name, sizes, strategy, **config):
+    train_splits = {task: first_units(packed.train[task], size) for task, size in sizes.items()}
+    # Batches of 8 on 8 replicas: a last batch of 1 to 7 units leaves 7 to 1 replicas empty.
+    # clip_norm 0.05 is always active here: clipping must act on the global-batch gradient.
+    config = TrainConfig(epochs=1, batch_size=8, eval_batch_size=8, learning_rate=1e-3, clip_norm=0.05, seed=0,
+                         verbose=0, **config)
+    trainer = make_trainer(backbone, tasks, train_splits, packed.eval, config, f"{data}/{name}", strategy, "mean")
+    results = trainer.train()
+    return trainer, [v.numpy() for v in trainer.model.trainable_variables], results
+
+
+def difference(a, b):
+    weights = max(float(np.abs(x - y).max()) for x, y in zip(a[1], b[1]))
+    metrics = max(abs(a[2][t][s][m] - v) for t in b[2] for s in b[2][t] for m, v in b[2][t][s].items())
+    return weights, metrics
+
+
+report = {}
+# Last batches of 1 to 7 units over the four task types (classification, SAN classification, regression, ranking).
+runs = {"A": {"demo_sentiment": 17, "demo_pair": 18, "demo_similarity": 19, "demo_ranking": 20},
+        "B": {"demo_sentiment": 21, "demo_pair": 22, "demo_similarity": 23}}
+counting = CountingReduction()
+for run, sizes in runs.items():
+    one = train(f"{run}_one", sizes, tf.distribute.get_strategy())
+    # Run B also runs 4 steps per loop call on the eight replicas.
+    loop = {"steps_per_loop": 4} if run == "B" else {}
+    strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(8)],
+                                              cross_device_ops=counting if run == "A" else None)
+    eight = train(f"{run}_eight", sizes, strategy, **loop)
+    assert eight[0].strategy.num_replicas_in_sync == 8
+    report[run] = {"weights": difference(one, eight)[0], "metrics": difference(one, eight)[1],
+                   "steps": int(eight[0].optimizer.iterations.numpy()), "finite": all(np.isfinite(w).all() for w in eight[1])}
+    if run == "A":
+        # Each traced task step reduces each of its gradients once: the token embedding's ([vocabulary, 32],
+        # the largest tensor of the step's traffic) once per task.
+        report["A"]["embedding_reductions"] = counting.shapes.count((tokenizer.vocabulary_size(), 32))
+        report["A"]["tasks"] = len(sizes)
+print("REPORT", json.dumps(report))
+'''
+
+
+@pytest.mark.slow
+def test_eight_replicas_with_short_last_batches_match_one_device(tmp_path):
+    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                            timeout=900, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("REPORT "))
+    report = json.loads(line.split(" ", 1)[1])
+    # Three batches a task (two full, one of 1 to 7 units): 4 tasks x 3 steps, then 3 x 3.
+    assert report["A"]["steps"] == 12 and report["B"]["steps"] == 9
+    for run in ("A", "B"):
+        assert report[run]["finite"], run
+        assert report[run]["weights"] < 1e-5, report
+        assert report[run]["metrics"] < 1e-5, report
+    # One all-reduce of each gradient per step: the optimizer does not sum the replicas' gradients again.
+    assert report["A"]["embedding_reductions"] == report["A"]["tasks"]
