@@ -25,7 +25,14 @@ def accuracy(outputs, labels):
 
 
 def f1(outputs, labels):
+    """Binary F1 of the second label (the positive class of MRPC and QQP)."""
     return float(skm.f1_score(labels, _labels(outputs), zero_division=0.0))
+
+
+def f1_macro(outputs, labels):
+    """The unweighted mean of every class's F1 (for tasks with more than two labels)."""
+    classes = np.arange(np.asarray(outputs).shape[-1])
+    return float(skm.f1_score(labels, _labels(outputs), labels=classes, average="macro", zero_division=0.0))
 
 
 def mcc(outputs, labels):

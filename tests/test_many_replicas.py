@@ -25,7 +25,8 @@ from mtdnn_tf.training.train_config import TrainConfig
 
 
 class CountingReduction(tf.distribute.ReductionToOneDevice):
-    """Counts, at trace time, every value the strategy reduces across replicas."""
+    """Counts, at trace time, every value the strategy reduces across replicas (a batch reduction
+    reduces each of its values through reduce_implementation)."""
 
     def __init__(self):
         super().__init__()
@@ -34,10 +35,6 @@ class CountingReduction(tf.distribute.ReductionToOneDevice):
     def reduce_implementation(self, reduce_op, per_replica_value, destinations, options):
         self.shapes.append(tuple(per_replica_value.values[0].shape))
         return super().reduce_implementation(reduce_op, per_replica_value, destinations, options)
-
-    def batch_reduce_implementation(self, reduce_op, value_destination_pairs, options):
-        self.shapes += [tuple(value.values[0].shape) for value, _ in value_destination_pairs]
-        return super().batch_reduce_implementation(reduce_op, value_destination_pairs, options)
 
 
 def first_units(split, n):
@@ -96,8 +93,9 @@ for run, sizes in runs.items():
                                               cross_device_ops=counting if run == "A" else None)
     eight = train(f"{run}_eight", sizes, strategy, **loop)
     assert eight[0].strategy.num_replicas_in_sync == 8
-    report[run] = {"weights": difference(one, eight)[0], "metrics": difference(one, eight)[1],
-                   "steps": int(eight[0].optimizer.iterations.numpy()), "finite": all(np.isfinite(w).all() for w in eight[1])}
+    weights, metrics = difference(one, eight)
+    report[run] = {"weights": weights, "metrics": metrics, "steps": int(eight[0].optimizer.iterations.numpy()),
+                   "finite": all(np.isfinite(w).all() for w in eight[1])}
     if run == "A":
         # Each traced task step reduces each of its gradients once: the token embedding's ([vocabulary, 32],
         # the largest tensor of the step's traffic) once per task.

@@ -39,6 +39,17 @@ def backbone():
                          vocabulary_size=tokenizer.vocabulary_size(), max_sequence_length=64, dropout=0.0)
 
 
+# Which replicas' shards each training input pipeline of this worker is asked to make.
+from mtdnn_tf.training import trainer as trainer_module
+shards, make_dataset = [], trainer_module.train_dataset
+
+
+def recording_dataset(*args, shard=None, **kwargs):
+    shards.append([shard.num_replicas, shard.first_replica, shard.local_replicas])
+    return make_dataset(*args, shard=shard, **kwargs)
+
+
+trainer_module.train_dataset = recording_dataset
 trainer = make_trainer(backbone, tasks, packed.train, packed.eval, config, model_dir, strategy, "mean")
 model, optimizer = trainer.model, trainer.optimizer
 restored = trainer.restore() if epochs > 1 else None
@@ -48,7 +59,8 @@ np.savez(out, *[v.numpy() for v in model.trainable_variables])
 if restored:
     np.savez(out + ".restored", *restored_weights)
 json.dump({"chief": is_chief(strategy), "replicas": strategy.num_replicas_in_sync, "results": results,
-           "steps": int(optimizer.iterations.numpy()), "restored": restored}, open(out + ".json", "w"))
+           "steps": int(optimizer.iterations.numpy()), "restored": restored, "shards": shards},
+          open(out + ".json", "w"))
 '''
 
 
@@ -97,6 +109,8 @@ def test_two_workers_train_agree_and_the_chief_checkpoint_resumes(tmp_path):
     assert [r["chief"] for r in records] == [True, False]
     assert all(r["replicas"] == 2 and r["steps"] == 2 * 4 for r in records)  # 64 / 16 per task, two tasks
     assert records[0]["results"] == records[1]["results"]
+    # Each worker's pipelines make only its own replica's shard of every batch (see test_distributed_input).
+    assert all(shard == [2, i, 1] for i, r in enumerate(records) for shard in r["shards"]) and records[0]["shards"]
     for a, b in zip(_load(tmp_path / "worker0.npz"), _load(tmp_path / "worker1.npz")):
         np.testing.assert_array_equal(a, b)
     # Only the chief writes the shared checkpoint directory and metrics.

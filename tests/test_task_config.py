@@ -95,3 +95,23 @@ def test_task_dir_comes_before_the_built_in_tasks(tmp_path):
         load_tasks(["mrpc"], tmp_path / "missing")
     with pytest.raises(UserInputError, match=r"^unknown task 'nope': no nope.yaml in .* or the built-in tasks"):
         load_tasks(["nope"], tmp_path)
+
+
+def test_binary_f1_on_more_than_two_labels_is_refused_when_the_yaml_loads(tmp_path):
+    three = BASE.replace("labels: [a, b]", "labels: [a, b, c]")
+    path = _write(tmp_path, "t", three.replace("metrics: [accuracy]", "metrics: [accuracy, f1]"))
+    with pytest.raises(UserInputError, match=r"t\.yaml.*metrics.*'f1' is binary F1.*can list 'f1_macro'"):
+        load_task_file(path)
+    macro = load_task_file(_write(tmp_path, "t", three.replace("metrics: [accuracy]", "metrics: [accuracy, f1_macro]")))
+    assert macro.metrics == ("accuracy", "f1_macro")
+
+
+def test_f1_macro_is_sklearns_macro_average():
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from mtdnn_tf.metrics import f1_macro
+
+    labels = np.array([0, 1, 2, 2, 1, 0, 2])
+    outputs = np.eye(3)[[0, 2, 2, 1, 1, 0, 2]]
+    assert f1_macro(outputs, labels) == pytest.approx(f1_score(labels, outputs.argmax(-1), average="macro"))

@@ -18,12 +18,15 @@ class ClassificationType(TaskType):
     """
 
     name = "classification"
-    metrics = {"accuracy": metrics.accuracy, "f1": metrics.f1, "mcc": metrics.mcc}
+    metrics = {"accuracy": metrics.accuracy, "f1": metrics.f1, "f1_macro": metrics.f1_macro, "mcc": metrics.mcc}
 
     def validate(self, task, fail):
         super().validate(task, fail)
         if len(task.labels) < 2:
             fail("labels", "a classification task needs at least two labels")
+        if "f1" in task.metrics and len(task.labels) > 2:
+            fail("metrics", f"'f1' is binary F1 (of the label {task.labels[1]!r}); a task with {len(task.labels)}"
+                            " labels can list 'f1_macro' (the mean of every class's F1)")
 
     def num_outputs(self, task):
         return len(task.labels)

@@ -7,6 +7,7 @@ from mtdnn_tf.data.pipeline import InputShard, eval_dataset
 from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.progress import progress_bar
+from mtdnn_tf.training.strategies import input_options
 
 
 class Evaluator:
@@ -59,7 +60,8 @@ class Evaluator:
         batches = -(-len(split) // self.batch_size)
         # Each replica gets a contiguous shard of each batch; gathered in replica order they are the batch.
         dataset = self.strategy.distribute_datasets_from_function(
-            lambda context: eval_dataset(split, self.batch_size, self.bucketed, order, InputShard.of(context)))
+            lambda context: eval_dataset(split, self.batch_size, self.bucketed, order, InputShard.of(context)),
+            input_options(self.strategy))
         step = self._predict_step(task, dataset.element_spec)
         bar = None
         if description:

@@ -27,7 +27,7 @@ from mtdnn_tf.training.checkpoints import CheckpointStore
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.run_record import RunRecord
 from mtdnn_tf.training.smart import EmbeddingPath, outputs_and_regularizer, smart_seed
-from mtdnn_tf.training.strategies import is_chief
+from mtdnn_tf.training.strategies import input_options, is_chief
 
 
 def all_reduce_once(optimizer):
@@ -307,7 +307,7 @@ class MultiTaskTrainer:
                                  cfg.sort_window, cfg.example_cap(name), num_steps=num_steps,
                                  pad_last_batch=cfg.pad_last_batch, shard=InputShard.of(input_context))
 
-        return self.strategy.distribute_datasets_from_function(dataset)
+        return self.strategy.distribute_datasets_from_function(dataset, input_options(self.strategy))
 
     def _non_finite(self, cfg, epoch, position, name, batch_index, loss):
         """Stops the run (or, with skip_nonfinite, records and skips) at a step whose update was not applied."""
