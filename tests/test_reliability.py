@@ -145,3 +145,38 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
             assert resumed_record["final"][task]["dev"][metric] == pytest.approx(value, abs=1e-6)
     for a, b in zip(_final_weights(tmp_path / "clean"), _final_weights(killed_dir)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+class _Killed(Exception):
+    """Stands for the process dying at an exact point."""
+
+
+@pytest.mark.parametrize("point", ["record", "checkpoint"])
+def test_a_kill_between_the_epochs_record_and_checkpoint_loses_nothing(point, demo_tasks, demo_dir, demo_tokenizer,
+                                                                       tmp_path, monkeypatch):
+    from mtdnn_tf.training.checkpoints import CheckpointStore
+    from mtdnn_tf.training.run_record import RunRecord
+
+    tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
+    short = {"max_examples_per_task": 64}
+    clean = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "clean", epochs=2, **short).train()
+    # Die on epoch 1's end: inside writing its record, or inside writing its checkpoint.
+    target, name = (RunRecord, "add_epoch") if point == "record" else (CheckpointStore, "save")
+    real = getattr(target, name)
+
+    def dying(self, *args, **kwargs):
+        if point == "checkpoint" or args[0] == 1:
+            raise _Killed
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(target, name, dying)
+    with pytest.raises(_Killed):
+        _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "run", epochs=2, **short).train()
+    monkeypatch.setattr(target, name, real)
+    final = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "run", epochs=2, **short).train()
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2]  # epoch 1's metrics were not lost
+    assert record["final"] == final
+    for task, by_split in clean.items():
+        for metric, value in by_split["dev"].items():
+            assert final[task]["dev"][metric] == pytest.approx(value, abs=1e-6)

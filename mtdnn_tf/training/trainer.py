@@ -229,12 +229,15 @@ class MultiTaskTrainer:
             evaluate = epoch + 1 == cfg.epochs or (cfg.evaluate_every and (epoch + 1) % cfg.evaluate_every == 0)
             if evaluate:
                 last = self.evaluator.evaluate(self.tasks, self.eval_splits)
-            self.epoch.assign_add(1)
-            self.step_in_epoch.assign(0)
-            self.checkpoints.save()
+            # The record first, then the checkpoint: killed between the two, the rerun resumes before this
+            # epoch's end, drops its record (RunRecord.resume) and trains it again, the same way. The other
+            # order lost the epoch's metrics for good (resumed after it, never recorded).
             steps = collections.Counter(order)  # what each task got from the sampler
             self.record.add_epoch(epoch + 1, time.time() - started, last if evaluate else None, last,
                                   steps={name: steps[name] for name in self.train_splits})
+            self.epoch.assign_add(1)
+            self.step_in_epoch.assign(0)
+            self.checkpoints.save()
             if cfg.verbose and evaluate:
                 print(f"epoch {epoch + 1}/{cfg.epochs} ({time.time() - started:.0f} s): "
                       + format_metrics_inline(last))
