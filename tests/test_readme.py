@@ -80,3 +80,7 @@ def test_the_task_type_walkthrough_runs(monkeypatch):
     with pytest.raises(ValueError, match="is not 0 or 1"):
         kind.parse_label(None, "2")
     assert float(kind.per_example_loss(None, np.array([1.0]), np.array([0.0]))[0]) == pytest.approx(np.log(2.0))
+    # What mtdnn_tf.predict writes for it: the default, one score per example (it raised before).
+    from types import SimpleNamespace
+
+    assert kind.prediction_strings(None, np.array([0.25, -1.5]), SimpleNamespace(ids=["a", "b"])) == ["0.25", "-1.5"]

@@ -150,8 +150,10 @@ class TaskType:
         return {"score": tf.cast(raw, tf.float32)}
 
     def prediction_strings(self, task, outputs, split):
-        """One prediction string per example of ``split`` (a PackedSplit), in file order."""
-        raise NotImplementedError
+        """One prediction string per example of ``split`` (a PackedSplit), in file order: by default the
+        head's raw output (a score; several outputs space-separated)."""
+        values = np.asarray(outputs, np.float64).reshape(len(split.ids), -1)
+        return [" ".join(f"{value:.6g}" for value in row) for row in values]
 
 
 def softmax(scores):
