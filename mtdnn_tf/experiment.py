@@ -22,7 +22,7 @@ from mtdnn_tf.errors import UserInputError, check_settings
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
 from mtdnn_tf.models.head_input import HEAD_INPUTS
-from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initialize_from
+from mtdnn_tf.models.init_from import check_source_fits, check_tasks_match, clone_backbone, initialize_from
 from mtdnn_tf.run_directory import load_trained_model, save_run
 from mtdnn_tf.tasks import load_tasks, with_head_kind
 from mtdnn_tf.training.assembly import make_trainer
@@ -174,6 +174,9 @@ def run(settings, verbose=True):
                                                   settings.max_seq_length, settings.cache_dir or settings.model_dir,
                                                   verbose, eval_splits=data.eval)
         data = data._replace(train=train)
+
+    if source is not None:
+        check_tasks_match(source, tasks)
 
     def initialize(model):
         loaded = initialize_from(model, source.model, list(tasks))

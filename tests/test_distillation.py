@@ -65,16 +65,24 @@ def test_one_teachers_soft_targets_are_its_predictions_and_are_stored_under_a_ke
     np.testing.assert_array_equal(again["demo_sentiment"].soft_targets, splits["demo_sentiment"].soft_targets)
     # The key follows the data and the teachers.
     split = data.train["demo_sentiment"]
-    key = distillation.soft_target_key(["a"], "demo_sentiment", split)
-    assert key != distillation.soft_target_key(["b"], "demo_sentiment", split)
     import dataclasses
+
+    task = trained.tasks["demo_sentiment"]
+    key = distillation.soft_target_key(["a"], task, split)
+    assert key != distillation.soft_target_key(["b"], task, split)
+    # ... and what the task means: its labels in another order are other soft targets.
+    relabelled = dataclasses.replace(task, labels=tuple(reversed(task.labels)))
+    assert key != distillation.soft_target_key(["a"], relabelled, split)
+    with pytest.raises(UserInputError, match=r"--teachers: task 'demo_sentiment' of .* is defined otherwise: labels"):
+        distillation.attach_soft_targets(data.train, {"demo_sentiment": relabelled}, [str(teacher)], demo_tokenizer,
+                                         24, tmp_path, verbose=False)
 
     from mtdnn_tf.data.sequences import PackedSequences
 
     tokens = np.array(split.sequences.token_ids)
     tokens[1] += 1
     changed = PackedSequences(tokens, split.sequences.segment_ids, split.sequences.offsets)
-    assert key != distillation.soft_target_key(["a"], "demo_sentiment", dataclasses.replace(split, sequences=changed))
+    assert key != distillation.soft_target_key(["a"], task, dataclasses.replace(split, sequences=changed))
 
 
 def test_a_teacher_that_reads_tokens_differently_is_refused(demo_tokenizer, demo_dir, tmp_path):

@@ -70,6 +70,26 @@ def test_a_source_that_would_mean_something_else_is_refused(finished_run, tmp_pa
         check_source_fits(source, "mean", 32, load_tokenizer(vocab_file=vocab, lowercase=False))
 
 
+def test_a_source_task_defined_otherwise_is_refused(finished_run):
+    import dataclasses
+
+    from mtdnn_tf.models.init_from import check_tasks_match
+    from mtdnn_tf.run_directory import load_trained_model
+
+    source = load_trained_model(finished_run)
+    task = source.tasks["pair"]
+    check_tasks_match(source, {"pair": task, "other": dataclasses.replace(task, name="other")})  # same: passes
+    swapped = dataclasses.replace(task, labels=tuple(reversed(task.labels)))
+    import re
+
+    with pytest.raises(UserInputError, match=r"^--init_from: task 'pair' of .* is defined otherwise: labels "
+                       + re.escape(f"{list(task.labels)} there, {list(swapped.labels)} here (rename")):
+        check_tasks_match(source, {"pair": swapped})
+    kind = "san" if task.head.kind == "linear" else "linear"
+    with pytest.raises(UserInputError, match=f"head {task.head.kind} there, {kind} here"):
+        check_tasks_match(source, {"pair": dataclasses.replace(task, head=dataclasses.replace(task.head, kind=kind))})
+
+
 def test_the_training_command_checks_init_from(finished_run, tmp_path, capsys):
     from test_bad_inputs import COMMON, _run_train_command
 

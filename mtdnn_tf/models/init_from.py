@@ -61,6 +61,28 @@ def initialize_from(model, source_model, task_names):
     return {"encoder": len(source_weights), "heads": loaded, "new_heads": fresh}
 
 
+def task_meaning(task):
+    """What a trained head's outputs mean: the task type, the labels in order and the head kind."""
+    return {"type": task.type, "labels": list(task.labels), "head": task.head.kind}
+
+
+def check_tasks_match(source, tasks, origin="--init_from"):
+    """Refuses a task that ``source`` (a TrainedModel) also has under the same name but with another
+    meaning (type, label order or head kind): its head, or its soft targets, would mean something else.
+
+    Raises:
+        UserInputError: one line naming the flag, the task and what differs.
+    """
+    for name, task in tasks.items():
+        if name not in source.tasks:
+            continue
+        theirs, ours = task_meaning(source.tasks[name]), task_meaning(task)
+        differ = [f"{key} {theirs[key]} there, {ours[key]} here" for key in ours if ours[key] != theirs[key]]
+        if differ:
+            raise UserInputError(f"{origin}: task {name!r} of {source.model_dir} is defined otherwise: "
+                                 + "; ".join(differ) + " (rename the task to give it a new head)")
+
+
 def check_source_fits(source, head_input, max_seq_length, tokenizer=None, origin="--init_from"):
     """Refuses a source run whose encoder would silently mean something else in this run.
 

@@ -15,6 +15,7 @@ give the teacher ensemble's own metrics, recorded beside the student's.
 """
 
 import hashlib
+import json
 import pathlib
 
 import numpy as np
@@ -24,6 +25,7 @@ from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.backbone import tokenizer_options
+from mtdnn_tf.models.init_from import check_tasks_match, task_meaning
 from mtdnn_tf.training.evaluator import Evaluator
 
 SOFT_TARGETS_DIR = "soft_targets"
@@ -37,10 +39,11 @@ def _file_digest(path):
     return digest.hexdigest()
 
 
-def soft_target_key(teacher_digests, task_name, split):
-    """A hex digest of the teachers' model files (their digests) and the packed split's contents."""
+def soft_target_key(teacher_digests, task, split):
+    """A hex digest of the teachers' model files (their digests), what the task means (its type, label
+    order and head kind) and the packed split's contents."""
     digest = hashlib.sha256()
-    for part in (*teacher_digests, task_name):
+    for part in (*teacher_digests, task.name, json.dumps(task_meaning(task), sort_keys=True)):
         digest.update(str(part).encode("utf-8") + b"\0")
     sequences = split.sequences
     for array in (sequences.token_ids, sequences.segment_ids, sequences.offsets):
@@ -99,6 +102,7 @@ def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_le
     teachers = [load_trained_model(d, flag="--teachers") for d in teacher_dirs]
     for teacher in teachers:
         check_teacher_fits(teacher, tokenizer, max_seq_length)
+        check_tasks_match(teacher, tasks, origin="--teachers")
     digests = [_file_digest(pathlib.Path(t.model_dir) / "model.keras") for t in teachers]
     store = pathlib.Path(store_dir) / SOFT_TARGETS_DIR
     store.mkdir(parents=True, exist_ok=True)
@@ -107,7 +111,7 @@ def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_le
         own = [(t, d) for t, d in zip(teachers, digests) if name in t.tasks]
         if not own:
             continue
-        key = soft_target_key([d for _, d in own], name, split)
+        key = soft_target_key([d for _, d in own], tasks[name], split)
         path = store / f"{key}.npz"
         if path.is_file():
             with np.load(path) as stored:
