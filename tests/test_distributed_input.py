@@ -112,12 +112,12 @@ def test_steps_per_loop_gives_the_weights_of_one_step_per_call(demo_tasks, demo_
     weights = {}
     for steps in (1, 4):
         trainer = make_trainer(demo_tasks, demo_dir, demo_tokenizer, tmp_path / str(steps), epochs=1,
-                               steps_per_loop=steps, checkpoint_every=10)
+                               steps_per_loop=steps, checkpoint_every=10, max_examples_per_task=160)
         trainer.train()
         weights[steps] = [v.numpy() for v in trainer.model.trainable_variables]
-        assert int(trainer.optimizer.iterations.numpy()) == 75  # 3 tasks x 400 examples / 16
+        assert int(trainer.optimizer.iterations.numpy()) == 30  # 3 tasks x 160 examples / 16
     for a, b in zip(weights[1], weights[4]):
         np.testing.assert_allclose(a, b, atol=1e-6)
     # Checkpoints fall on loop boundaries: the first after step 10 is at step 12 with 4 steps a call.
     saved = sorted(int(p.stem.split("-")[1]) for p in (tmp_path / "4" / "checkpoints").glob("ckpt-*.index"))
-    assert saved[-1] == 75 and all(s % 4 == 0 for s in saved[:-1])
+    assert saved == [12, 20, 30]  # keep_checkpoints=3: steps 12 and 20 (loop boundaries), then the epoch's end
