@@ -33,6 +33,7 @@ setup(
         "matplotlib",
         "ai-edge-litert",
     ],
-    # tensorflow-serving-api: its PredictRequest protos check the request format in tests.
-    extras_require={"test": ["pytest", "tensorflow-serving-api==2.21.*"]},
+    # tensorflow-serving-api: its PredictRequest protos check the request format in tests;
+    # pytest-xdist: the suite runs on every core (most of its time is single-threaded tracing).
+    extras_require={"test": ["pytest", "pytest-xdist", "tensorflow-serving-api==2.21.*"]},
 )
