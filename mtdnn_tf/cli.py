@@ -33,11 +33,26 @@ def absl_main(fn, extra=None):
     return main
 
 
-def console_script(main):
-    """The zero-argument function a console script (``mtdnn-train`` ...) calls: absl's ``app.run(main)``."""
-    from absl import app  # noqa: PLC0415
+def console_script(main, module_name):
+    """The zero-argument function a console script (``mtdnn-train`` ...) calls: absl's ``app.run(main)``.
+
+    absl's ``--help`` and ``--helpshort`` show the ``__main__`` module's docstring and the flags it
+    defined, and under a console script ``__main__`` is the generated wrapper: the entry module
+    (``module_name``) lends it its docstring and its flags. Asked for help, it exits 0 (absl exits 1).
+    """
+    from absl import app, flags  # noqa: PLC0415
 
     def run():
+        main_module, module = sys.modules["__main__"], sys.modules[module_name]
+        if main_module is not module:
+            main_module.__doc__ = module.__doc__
+            for flag in flags.FLAGS.get_key_flags_for_module(module_name):
+                flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+        asked = set(sys.argv[1:])
+        if asked & {"--helpfull", "-helpfull"}:
+            app.usage(writeto_stdout=True, exitcode=0)
+        if asked & {"--help", "-help", "-h", "-?", "--helpshort", "-helpshort"}:
+            app.usage(shorthelp=True, writeto_stdout=True, exitcode=0)
         app.run(main)
 
     return run

@@ -53,7 +53,7 @@ def _export():
 main = absl_main(_export)
 
 
-console_main = console_script(main)  # the `mtdnn-export` command
+console_main = console_script(main, __name__)  # the `mtdnn-export` command
 
 if __name__ == "__main__":
     console_main()

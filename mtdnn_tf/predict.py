@@ -31,7 +31,7 @@ def _predict():
 
 
 main = absl_main(_predict)
-console_main = console_script(main)  # the `mtdnn-predict` command
+console_main = console_script(main, __name__)  # the `mtdnn-predict` command
 
 if __name__ == "__main__":
     console_main()

@@ -168,7 +168,7 @@ def reproduce(config):
 
 main = absl_main(study_main)
 
-console_main = console_script(main)  # the `mtdnn-study` command
+console_main = console_script(main, __name__)  # the `mtdnn-study` command
 
 if __name__ == "__main__":
     console_main()

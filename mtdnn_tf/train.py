@@ -162,7 +162,7 @@ def _train():
 
 
 main = absl_main(_train, extra={NonFiniteLossError: 3})
-console_main = console_script(main)  # the `mtdnn-train` command
+console_main = console_script(main, __name__)  # the `mtdnn-train` command
 
 if __name__ == "__main__":
     console_main()

@@ -77,6 +77,12 @@ def test_a_built_wheel_trains_from_another_directory(tmp_path):
                               "--data_dir=data", "--tasks=my_task"], capture_output=True, text=True, env=QUIET, cwd=work)
     assert predict.returncode == 0, predict.stderr[-3000:]
     assert (work / "model" / "predictions" / "my_task.dev.tsv").is_file()
+    # Each console script's help is its own: the module's description and flags, exit status 0.
+    for option in ("--help", "--helpshort"):
+        shown = subprocess.run([str(venv / "bin" / "mtdnn-train"), option], capture_output=True, text=True,
+                               env=QUIET, cwd=work)
+        assert shown.returncode == 0, (option, shown.stderr[-2000:])
+        assert shown.stdout.startswith("Command line: train an MT-DNN model.") and "--tasks:" in shown.stdout, option
     for command, flag in (("mtdnn-export", "--export_dir"), ("mtdnn-study", "--study_dir")):
         usage = subprocess.run([str(venv / "bin" / command), "--helpfull"], capture_output=True, text=True,
                                env=QUIET, cwd=work)
