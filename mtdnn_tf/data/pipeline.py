@@ -118,14 +118,14 @@ def trim_features(features, buckets=None):
     if buckets is None:
         buckets = bucket_lengths(max_len)
     length = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=-1))
-    boundaries = tf.constant(buckets, tf.int32)
-    index = tf.minimum(tf.searchsorted(boundaries, tf.reshape(length, [1]))[0], len(buckets) - 1)
-    return {k: v[..., : boundaries[index]] for k, v in features.items()}
+    bucket = smallest_bucket(length, tf.constant(buckets, tf.int32))
+    return {k: v[..., :bucket] for k, v in features.items()}
 
 
-def bucket_length(length, buckets):
-    """The smallest of ``buckets`` (ascending) that holds ``length``; the largest if none does."""
-    return buckets[min(int(np.searchsorted(buckets, length)), len(buckets) - 1)]
+def smallest_bucket(length, buckets):
+    """The smallest of ``buckets`` (an ascending int32 tensor) that holds ``length``; the largest if none does."""
+    index = tf.minimum(tf.searchsorted(buckets, tf.reshape(length, [1]))[0], tf.size(buckets) - 1)
+    return buckets[index]
 
 
 def epoch_permutation(num_examples, seed, epoch, task_index, pass_index=0):
@@ -226,25 +226,24 @@ class _BatchMaker:
     into the shards of ``shard``'s replicas (``replica_shards``, in TensorFlow ops)."""
 
     def __init__(self, split, shard, buckets):
-        self.split, self.shard = split, shard
+        self.shard = shard
         self.tokens, self.segments = split.sequences.ragged()
         self.pad_id = split.sequences.pad_id
-        self.lengths = tf.constant(split.lengths, tf.int32)
+        self.lengths = tf.constant(split.lengths, tf.int32)  # per unit
+        self.sequence_lengths = tf.constant(split.sequences.lengths)  # per example, not recomputed per batch
         self.matrix = None if split.group_matrix is None else tf.constant(split.group_matrix, tf.int64)
         self.buckets = tf.constant(buckets, tf.int32)
 
     def bucket(self, units):
-        """The smallest bucket holding the longest of ``units`` (see ``bucket_length``)."""
-        longest = tf.reduce_max(tf.gather(self.lengths, units))
-        index = tf.minimum(tf.searchsorted(self.buckets, tf.reshape(longest, [1]))[0], tf.size(self.buckets) - 1)
-        return self.buckets[index]
+        """The smallest bucket holding the longest of ``units``."""
+        return smallest_bucket(tf.reduce_max(tf.gather(self.lengths, units)), self.buckets)
 
     def features(self, units, length):
         """Padded int32 features of ``units`` at ``length`` (groups: [k, size, length])."""
         rows = units if self.matrix is None else tf.reshape(tf.gather(self.matrix, units), [-1])
         real = rows >= 0  # ranking groups' padding candidates are all padding
         safe = tf.maximum(rows, 0)
-        mask = tf.sequence_mask(tf.gather(self.tokens.row_lengths(), safe), length) & real[:, None]
+        mask = tf.sequence_mask(tf.gather(self.sequence_lengths, safe), length) & real[:, None]
 
         def padded(ragged, fill):
             values = tf.gather(ragged, safe)

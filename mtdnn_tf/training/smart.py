@@ -114,18 +114,13 @@ def outputs_and_regularizer(task, config, path, features, seed, training=True, w
     for _ in range(config.steps):
         with tf.GradientTape() as tape:
             tape.watch(noise)
-            # The projection below normalises the step, so the local weighted sum's scale does not matter.
-            ascent = tf.reduce_sum(_weighted(kind.divergence(target, outputs(noise), features), weights))
+            # The projection below normalises the step, so the local weighted sum (units=1) will do.
+            ascent = weighted_mean(kind.divergence(target, outputs(noise), features), weights, units=1.0)
         gradient = tape.gradient(ascent, noise)
         usable &= tf.math.is_finite(tf.norm(tf.cast(gradient, tf.float32)))
         noise = tf.stop_gradient(_project(noise + config.step_size * gradient, config.epsilon))
     regularizer = weighted_mean(kind.divergence(clean, outputs(noise), features), weights, units)
     return clean, tf.where(usable, regularizer, 0.0)
-
-
-def _weighted(values, weights):
-    values = tf.cast(values, tf.float32)
-    return values if weights is None else values * tf.cast(weights, tf.float32)
 
 
 def smart_seed(run_seed, step):
