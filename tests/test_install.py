@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 
@@ -56,6 +57,10 @@ def test_a_built_wheel_trains_from_another_directory(tmp_path):
     wheel = next((tmp_path / "dist").glob("mtdnn_tf-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # --system-site-packages shows the base interpreter's packages; run from inside a virtual environment
+    # (as most users run), this interpreter's own are its site-packages: list them after the new env's.
+    own = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    (own / "running_environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
                    check=True, capture_output=True)
     shutil.rmtree(source)  # nothing may come from the checkout's copy
