@@ -30,11 +30,18 @@ def soft_cross_entropy(soft_targets, logits):
 
 
 def symmetric_kl(logits_a, logits_b):
-    """KL(p_a || p_b) + KL(p_b || p_a) per row, for the softmax distributions of two logit tensors
-    [..., classes] (log-probabilities work too: softmax of them is the same distribution)."""
+    """KL(p_b || p_a) + KL(p_a || p_b) per row, for the softmax distributions of two logit tensors
+    [..., classes] (log-probabilities work too: softmax of them is the same distribution).
+
+    As the official MT-DNN's ``SymKlCriterion``, each term holds its target distribution constant
+    (stop-gradient): the value is the symmetric KL, the gradient reaches each side only through the
+    term in which it is the prediction (differentiating both sides of both terms gave about twice
+    the gradient near agreement).
+    """
     log_a = tf.nn.log_softmax(tf.cast(logits_a, tf.float32), axis=-1)
     log_b = tf.nn.log_softmax(tf.cast(logits_b, tf.float32), axis=-1)
-    return tf.reduce_sum((tf.exp(log_a) - tf.exp(log_b)) * (log_a - log_b), axis=-1)
+    fixed_a, fixed_b = tf.stop_gradient(log_a), tf.stop_gradient(log_b)
+    return tf.reduce_sum(tf.exp(fixed_b) * (fixed_b - log_a) + tf.exp(fixed_a) * (fixed_a - log_b), axis=-1)
 
 
 def listwise_ranking_loss(labels, scores, gamma=1.0):

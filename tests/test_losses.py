@@ -3,7 +3,9 @@
 import dataclasses
 
 import numpy as np
+import tensorflow as tf
 
+from mtdnn_tf import losses
 from mtdnn_tf.losses import per_example_loss, task_loss
 from mtdnn_tf.tasks import load_tasks
 
@@ -38,3 +40,19 @@ def test_task_loss_is_the_weighted_mean_over_the_global_batch():
     # Zero-weight rows (a padded last batch) count for nothing; an empty replica adds 0, not NaN.
     assert float(task_loss(TASKS["stsb"], labels, scores, np.array([1.0, 1.0, 0.0]))) == np.float32(0.5)
     assert float(task_loss(TASKS["stsb"], labels[:0], scores[:0], np.ones(0), units=3.0)) == 0.0
+
+
+def test_symmetric_kl_is_the_official_symkl_each_term_with_a_constant_target():
+    a = tf.constant([[1.0, -0.5, 0.3], [0.2, 0.1, 2.0]])
+    b = tf.constant([[0.4, 0.0, -1.0], [0.2, 0.3, 1.5]])
+    p_a, p_b = tf.nn.softmax(a), tf.nn.softmax(b)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([a, b])
+        value = tf.reduce_sum(losses.symmetric_kl(a, b))
+    # The value: KL(p_a || p_b) + KL(p_b || p_a).
+    expected = tf.reduce_sum((p_a - p_b) * (tf.math.log(p_a) - tf.math.log(p_b)))
+    np.testing.assert_allclose(value, expected, rtol=1e-5)
+    # The gradient: each side only through the term where it is the prediction, as the official criterion's
+    # detach(): d/da KL(sg p_b || p_a) = p_a - p_b for logits, and the same for b.
+    np.testing.assert_allclose(tape.gradient(value, a), p_a - p_b, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(value, b), p_b - p_a, atol=1e-6)

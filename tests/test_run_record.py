@@ -27,6 +27,29 @@ def test_training_losses_are_logged_at_the_configured_interval(tmp_path):
     assert _logged_steps(tmp_path / "b", "rte/loss") == []
 
 
+def _logged_values(model_dir, tag):
+    values = []
+    for path in sorted((model_dir / "tensorboard").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            values += [(event.step, float(tf.make_ndarray(v.tensor))) for v in event.summary.value if v.tag == tag]
+    return values
+
+
+def test_smarts_regularizer_is_logged_as_its_mean_since_the_last_write_and_per_epoch(tmp_path):
+    record = RunRecord(tmp_path, tensorboard_every=2)
+    for step, value in zip(range(1, 5), [1.0, 3.0, 5.0, 9.0]):
+        record.training_loss(step, "rte", 0.5, smart_regularizer=value)
+        record.training_loss(step, "mrpc", 0.5)  # no SMART: nothing logged for it
+    record.add_epoch(1, 1.0, None, {})
+    record.writer.flush()
+    assert _logged_values(tmp_path, "rte/smart_regularizer") == [(2, 2.0), (4, 7.0)]
+    assert _logged_values(tmp_path, "mrpc/smart_regularizer") == []
+    epoch = json.loads((tmp_path / "metrics.json").read_text())["epochs"][0]
+    assert epoch["smart_regularizer"] == {"rte": 4.5}
+    record.add_epoch(2, 1.0, None, {})  # an epoch without SMART steps says nothing of it
+    assert "smart_regularizer" not in json.loads((tmp_path / "metrics.json").read_text())["epochs"][1]
+
+
 def test_a_resume_keeps_only_what_its_checkpoint_covers(tmp_path):
     record = RunRecord(tmp_path, extra={"settings": {"x": 1}})
     record.skip({"epoch": 1, "step": 3, "task": "rte"})

@@ -1,6 +1,7 @@
 """SMART adversarial regularisation: the embedding path, the regulariser's properties, training with it."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -88,6 +89,10 @@ def test_training_with_smart_learns_and_resumes_to_the_same_weights(demo_tasks, 
     trainer = make_trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "a", epochs=2, smart=smart)
     results = trainer.train()
     assert results["demo_sentiment"]["dev"]["accuracy"] > 0.7  # chance: about 0.5
+    # The regulariser's size is in the record (and TensorBoard), per task and epoch.
+    epochs = json.loads((tmp_path / "a" / "metrics.json").read_text())["epochs"]
+    assert all(set(e["smart_regularizer"]) == set(tasks) for e in epochs)
+    assert all(0 < v < 10 for e in epochs for v in e["smart_regularizer"].values())
     stopped = make_trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "b", epochs=2, smart=smart)
     stopped.run_epoch(0, stop=9)
     stopped.run_epoch(0)

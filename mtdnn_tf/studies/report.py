@@ -49,10 +49,10 @@ PAPER_DIRECTIONS = [
 
 
 def collect(study, records):
-    """Per run, the task's primary dev metric: {(kind, task, fraction, init): [values over seeds]},
-    and the study's TaskConfigs by name.
+    """Per run, the task's primary dev metric: {(kind, task, fraction, init): {seed: value}} (an
+    adaptation run's seed is its draw), and the study's TaskConfigs by name.
 
-    Values are in run order, which is seed order (``plan_study`` plans seed by seed).
+    Keyed by seed, so that paired cells pair equal seeds whatever order study.json lists the runs in.
     """
     from mtdnn_tf.tasks import load_tasks  # noqa: PLC0415
 
@@ -67,14 +67,21 @@ def collect(study, records):
         task_names = [entry["task"]] if entry["task"] else [n for n in config["tasks"] if n in final]
         for name in task_names:
             value = final[name]["dev"][primary_metric(tasks[name])]
-            key = (entry["kind"], name, entry.get("fraction"), entry.get("init"))
-            table.setdefault(key, []).append(value)
+            _put(table, (entry["kind"], name, entry.get("fraction"), entry.get("init")), entry["seed"], value,
+                 run_name)
         # A distilled run also recorded its teachers' ensemble, scored on the same dev sets.
         for name, distilled in records[run_name].get("distillation", {}).items():
             if "dev" in distilled.get("ensemble", {}):
                 value = distilled["ensemble"]["dev"][primary_metric(tasks[name])]
-                table.setdefault(("ensemble", name, None, None), []).append(value)
+                _put(table, ("ensemble", name, None, None), entry["seed"], value, run_name)
     return table, tasks
+
+
+def _put(table, key, seed, value, run_name):
+    by_seed = table.setdefault(key, {})
+    if seed in by_seed:  # two runs of one cell and seed would make a pairing ambiguous
+        raise UserInputError(f"study.json: run {run_name} repeats seed {seed} of another {key[0]} run of {key[1]}")
+    by_seed[seed] = value
 
 
 def plot_adaptation(table, target, path, metric="dev metric", chance=None):
@@ -93,9 +100,9 @@ def plot_adaptation(table, target, path, metric="dev metric", chance=None):
         if not points:
             continue
         x = [100 * f for f, _ in points]
-        mean = [np.mean(v) for _, v in points]
-        axes.plot(x, mean, marker="o", label=label)
-        axes.fill_between(x, [np.min(v) for _, v in points], [np.max(v) for _, v in points], alpha=0.2)
+        values = [list(v.values()) for _, v in points]
+        axes.plot(x, [np.mean(v) for v in values], marker="o", label=label)
+        axes.fill_between(x, [np.min(v) for v in values], [np.max(v) for v in values], alpha=0.2)
     if chance is not None:
         axes.axhline(chance, color="grey", linestyle="--", label=f"majority class ({100 * chance:.1f}%)")
     axes.set_xscale("log")
@@ -152,14 +159,15 @@ def _smart_section(study, table):
              "| task | single-task | single-task + SMART | SMART − single-task, paired by seed | minutes without"
              " | minutes with | cost per step, with / without |", "|---|---:|---:|---:|---:|---:|---:|"]
     for task in smart_tasks:
-        with_smart = table.get(("smart", task, None, None), [])
+        with_smart = table.get(("smart", task, None, None), {})
         if not with_smart:
             continue
-        plain = table.get(("single_task", task, None, None), [])[:len(with_smart)]
+        plain = {seed: value for seed, value in table.get(("single_task", task, None, None), {}).items()
+                 if seed in with_smart}
         minutes = {}
         for kind in ("single_task", "smart"):
             seconds = [e["seconds"] for e in study["runs"].values() if e["kind"] == kind and e["task"] == task
-                       and e["seed"] in study["config"]["seeds"][:len(with_smart)]
+                       and e["seed"] in with_smart
                        and e.get("resumed") is False]  # runs of older code did not record it
             minutes[kind] = np.mean(seconds) / 60 if seconds else None
         ratio = f"{minutes['smart'] / minutes['single_task']:.2f}x" if None not in minutes.values() else "—"
@@ -218,7 +226,7 @@ def _sampling_section(study, records, table, metrics):
         metric = metrics[task]
         mine = record["final"][task]["dev"]
         theirs = plain["final"][task]["dev"][metric] if plain else None
-        spread = table.get(("multi_task", task, None, None), [])
+        spread = list(table.get(("multi_task", task, None, None), {}).values())
         lines.append(f"| {task} | {examples} | {num_batches(examples, config['batch_size'])} | {steps} |"
                      f" {'—' if theirs is None else f'{100 * theirs:.1f}'} | {100 * mine[metric]:.1f} |"
                      f" {'—' if theirs is None else f'{100 * (mine[metric] - theirs):+.1f}'} |"
@@ -244,7 +252,7 @@ def _effects_section(config, table, averaged):
              " not established by these runs.", "",
              "| task | " + " | ".join(heading for _, _, heading in EFFECTS) + " |", "|---|" + "---:|" * len(EFFECTS)]
     for task in tasks:
-        cells = [effect_cell(table.get((a, task, None, None), []), table.get((b, task, None, None), []))
+        cells = [effect_cell(table.get((a, task, None, None), {}), table.get((b, task, None, None), {}))
                  for a, b, _ in EFFECTS]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     if averaged:
@@ -382,11 +390,12 @@ def write_report(study_json, out_md, out_png, command="", machine=None, notes=No
     for fraction in sorted({k[2] for k in table if k[0] == "adapt"}):
         cells = []
         for init in ("pretrained", "mtdnn"):
-            values = table.get(("adapt", target, fraction, init), [])
-            cells.append(f"{mean_cell(values)} [{100 * min(values):.1f}, {100 * max(values):.1f}]" if values else "—")
-        # The plan trains both starting points on each draw, so the i-th values share their training data.
-        cells.append(effect_cell(table.get(("adapt", target, fraction, "mtdnn"), []),
-                                  table.get(("adapt", target, fraction, "pretrained"), []), unit="draw"))
+            values = table.get(("adapt", target, fraction, init), {})
+            cells.append(f"{mean_cell(values)} [{100 * min(values.values()):.1f}, {100 * max(values.values()):.1f}]"
+                         if values else "—")
+        # The plan trains both starting points on each draw, so equal draws share their training data.
+        cells.append(effect_cell(table.get(("adapt", target, fraction, "mtdnn"), {}),
+                                  table.get(("adapt", target, fraction, "pretrained"), {}), unit="draw"))
         lines.append(f"| {100 * fraction:g}% | {sizes.get(fraction, '?')} | " + " | ".join(cells) + " |")
     if chance is not None:
         lines += ["", f"Majority class of the {target} dev set: {100 * chance:.1f}%."]

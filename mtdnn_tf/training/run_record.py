@@ -14,7 +14,9 @@ class RunRecord:
     """Per-epoch metrics, skipped batches and the run's facts, kept in ``<model_dir>/metrics.json``.
 
     ``metrics.json`` holds ``extra`` (e.g. skipped rows, settings), ``epochs``
-    (one entry per finished epoch: seconds, metrics or None if not evaluated),
+    (one entry per finished epoch: seconds, metrics or None if not evaluated, the
+    steps each task got and, for SMART tasks, the mean regulariser of the epoch's
+    steps that this process ran),
     ``final`` (the last evaluation) and the batches skipped for a non-finite
     loss. Only the chief (``write``) writes files.
 
@@ -22,7 +24,8 @@ class RunRecord:
         model_dir: the run directory.
         extra: dict merged into metrics.json.
         write: False on non-chief workers: nothing is written.
-        tensorboard_every: write training losses every N optimizer steps (0: never).
+        tensorboard_every: write training losses (and SMART's regulariser, averaged since the
+            last write) every N optimizer steps (0: never).
     """
 
     def __init__(self, model_dir, extra=None, write=True, tensorboard_every=10):
@@ -34,6 +37,8 @@ class RunRecord:
         self.skipped = []  # batches skipped for a non-finite loss or gradient (this process)
         self._tensorboard_dir = pathlib.Path(model_dir) / "tensorboard"
         self._writer = None
+        self._regularizer_epoch = {}  # task: [sum, steps] of SMART's regulariser this epoch
+        self._regularizer_since_write = {}  # the same since the last TensorBoard write
 
     @property
     def writer(self):
@@ -69,6 +74,10 @@ class RunRecord:
         entry = {"epoch": epoch, "seconds": round(seconds, 1), "metrics": metrics}
         if steps is not None:
             entry["steps"] = dict(steps)
+        if self._regularizer_epoch:
+            entry["smart_regularizer"] = {task: total / count
+                                          for task, (total, count) in sorted(self._regularizer_epoch.items())}
+            self._regularizer_epoch = {}
         self.history.append(entry)
         if self.write:
             record = {**self.extra, "epochs": self.history, "final": latest,
@@ -82,8 +91,17 @@ class RunRecord:
                             tf.summary.scalar(f"{task}/{split}/{metric}", value)
             self.writer.flush()
 
-    def training_loss(self, step, task_name, loss):
-        """Logs a step's loss to TensorBoard every ``tensorboard_every`` steps."""
+    def training_loss(self, step, task_name, loss, smart_regularizer=None):
+        """Takes a step's loss (and its SMART regulariser, if the task trains with SMART): logged to
+        TensorBoard every ``tensorboard_every`` steps as ``<task>/loss`` and ``<task>/smart_regularizer``
+        (the regulariser's mean over the task's steps since the last write)."""
+        if smart_regularizer is not None:
+            for totals in (self._regularizer_epoch, self._regularizer_since_write):
+                total, count = totals.get(task_name, (0.0, 0))
+                totals[task_name] = (total + smart_regularizer, count + 1)
         if self.tensorboard_every and step % self.tensorboard_every == 0 and self.writer is not None:
             with self.writer.as_default(step=step):
                 tf.summary.scalar(f"{task_name}/loss", loss)
+                if task_name in self._regularizer_since_write:
+                    total, count = self._regularizer_since_write.pop(task_name)
+                    tf.summary.scalar(f"{task_name}/smart_regularizer", total / count)

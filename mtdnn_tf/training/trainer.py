@@ -105,7 +105,7 @@ class MultiTaskTrainer:
             # Each replica's share of the global-batch mean: its weighted sum over the global batch's weight.
             weights, units = targets["weights"], targets["units"]
             with tf.GradientTape() as tape:
-                regularizer = None
+                regularizer = tf.constant(0.0)
                 if smart.enabled:  # SMART: the clean outputs and the adversarial regulariser (see smart.py)
                     outputs, regularizer = outputs_and_regularizer(
                         task, smart, path, features, smart_seed(self.config.seed, self.optimizer.iterations),
@@ -116,24 +116,24 @@ class MultiTaskTrainer:
                 if "soft_targets" in targets:  # knowledge distillation
                     loss = ((1.0 - distill_weight) * loss + distill_weight
                             * soft_task_loss(task, targets["soft_targets"], outputs, features, weights, units))
-                if regularizer is not None:
+                if smart.enabled:
                     loss += smart.alpha * regularizer * task.loss_weight
                 scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
-            return loss, tape.gradient(scaled_loss, variables)
+            return loss, tape.gradient(scaled_loss, variables), regularizer
 
         whole_step = self.config.xla_whole_step  # one device (checked in __init__)
         if self.config.jit_compile and not whole_step:  # XLA compiles once per padded shape (see bucket_lengths)
             loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
 
         def replica_step(features, targets):
-            loss, all_gradients = loss_and_gradients(features, targets)
+            loss, all_gradients, regularizer = loss_and_gradients(features, targets)
             # Known at trace time: e.g. the unused pooler has no gradient.
             pairs = [(g, v) for g, v in zip(all_gradients, variables) if g is not None]
             gradients = [g for g, _ in pairs]
-            total_loss = loss
-            if replicas > 1:  # The one all-reduce of the step (the loss rides along): clip the global gradient.
-                *gradients, total_loss = tf.distribute.get_replica_context().all_reduce(
-                    tf.distribute.ReduceOp.SUM, gradients + [loss])
+            total_loss, total_regularizer = loss, regularizer
+            if replicas > 1:  # The one all-reduce of the step (the losses ride along): clip the global gradient.
+                *gradients, total_loss, total_regularizer = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, gradients + [loss, regularizer])
             norm = tf.linalg.global_norm(gradients)
             # With loss scaling, overflowing gradients are the LossScaleOptimizer's to skip.
             finite = tf.math.is_finite(total_loss) & (tf.math.is_finite(norm) | scaled)
@@ -143,7 +143,7 @@ class MultiTaskTrainer:
                 limit = clip_norm * tf.cast(self.optimizer.dynamic_scale, tf.float32) if scaled else clip_norm
                 gradients, _ = tf.clip_by_global_norm(gradients, limit, use_norm=norm)
             applied = self._apply_if_finite(finite, gradients, [v for _, v in pairs])
-            return total_loss, applied
+            return total_loss, applied, total_regularizer
 
         if whole_step:  # XLA for forward, backward, clipping and the update together (one device)
             replica_step = tf.function(replica_step, jit_compile=True)
@@ -152,27 +152,30 @@ class MultiTaskTrainer:
     def _make_loop(self):
         """One tf.function that runs up to ``steps_per_loop`` steps: ``loop(iterators, task_ids, count)``
         takes the first ``count`` of ``task_ids`` (indices into the trained tasks), each step's batch from
-        that task's iterator, and returns every step's loss and whether its update was applied."""
+        that task's iterator, and returns every step's loss, whether its update was applied and its SMART
+        regulariser (0 for a task without SMART)."""
         steps = [self._make_replica_step(name) for name in self._train_names]
         strategy = self.strategy
 
         def branch(index, iterators):
             def run():
                 features, targets = next(iterators[index])
-                loss, applied = strategy.run(steps[index], args=(features, targets))
-                # Both are the same on every replica (all-reduced; one decision).
-                return (strategy.experimental_local_results(loss)[0],
-                        strategy.experimental_local_results(applied)[0])
+                results = strategy.run(steps[index], args=(features, targets))
+                # The same on every replica (all-reduced; one decision).
+                return tuple(strategy.experimental_local_results(r)[0] for r in results)
             return run
 
         @tf.function
         def loop(iterators, task_ids, count):
             losses = tf.TensorArray(tf.float32, size=count)
             applied = tf.TensorArray(tf.bool, size=count)
+            regularizers = tf.TensorArray(tf.float32, size=count)
             for i in tf.range(count):
-                loss, ok = tf.switch_case(task_ids[i], [branch(j, iterators) for j in range(len(steps))])
+                loss, ok, regularizer = tf.switch_case(task_ids[i],
+                                                       [branch(j, iterators) for j in range(len(steps))])
                 losses, applied = losses.write(i, loss), applied.write(i, ok)
-            return losses.stack(), applied.stack()
+                regularizers = regularizers.write(i, regularizer)
+            return losses.stack(), applied.stack(), regularizers.stack()
 
         return loop
 
@@ -263,6 +266,7 @@ class MultiTaskTrainer:
         if self._loop is None:
             self._loop = self._make_loop()
         branch = {name: i for i, name in enumerate(self._train_names)}
+        smart_tasks = {name for name in self._train_names if cfg.smart.for_task(self.tasks[name].smart).enabled}
         bar = progress_bar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
         if cfg.verbose:
             print(f"Epoch {epoch + 1}/{cfg.epochs}: {len(order)} steps over {len(self.train_splits)} tasks"
@@ -277,8 +281,8 @@ class MultiTaskTrainer:
             names = order[position:position + count]
             task_ids = [branch[name] for name in names] + [0] * (cfg.steps_per_loop - count)
             first_step = int(self.optimizer.iterations.numpy())
-            losses, applied = self._loop(iterators, tf.constant(task_ids, tf.int32), tf.constant(count, tf.int32))
-            losses, applied = losses.numpy(), applied.numpy()
+            losses, applied, regularizers = (t.numpy() for t in self._loop(
+                iterators, tf.constant(task_ids, tf.int32), tf.constant(count, tf.int32)))
             for offset, name in enumerate(names):
                 loss = float(losses[offset])
                 if not applied[offset]:
@@ -288,7 +292,8 @@ class MultiTaskTrainer:
                 done[name] += 1
                 loss_sum += loss if math.isfinite(loss) else 0.0
                 step = first_step + int(applied[: offset + 1].sum())
-                self.record.training_loss(step, name, loss)
+                self.record.training_loss(step, name, loss,
+                                          float(regularizers[offset]) if name in smart_tasks else None)
             position += count
             self.step_in_epoch.assign(position)
             rate = seen / max(time.time() - tick, 1e-9)
