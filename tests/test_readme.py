@@ -64,8 +64,8 @@ def test_the_flag_table_names_real_flags_with_their_defaults():
         assert _same(documented, flags.FLAGS[flag].default), (flag, documented, flags.FLAGS[flag].default)
 
 
-def test_the_task_type_walkthrough_runs(monkeypatch):
-    """The Architecture section's example class registers and computes what it says."""
+def test_the_task_type_walkthrough_runs_and_predicts(monkeypatch, tmp_path):
+    """The Architecture section's example class registers, computes what it says, trains and predicts."""
     import numpy as np
 
     from mtdnn_tf.task_types import get_task_type
@@ -84,3 +84,31 @@ def test_the_task_type_walkthrough_runs(monkeypatch):
     from types import SimpleNamespace
 
     assert kind.prediction_strings(None, np.array([0.25, -1.5]), SimpleNamespace(ids=["a", "b"])) == ["0.25", "-1.5"]
+    _train_and_predict_with_the_readme_type(tmp_path, np)
+
+
+def _train_and_predict_with_the_readme_type(tmp_path, np):
+    """A task of the README's type trains, and ``mtdnn_tf.predict`` writes its predictions and metrics."""
+    from mtdnn_tf.experiment import RunSettings, run
+    from mtdnn_tf.serving.predict_run import predict_splits
+    from mtdnn_tf.training.train_config import TrainConfig
+
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "scored.yaml").write_text(
+        "name: scored\ntype: binary_score\ninput: pair\nmetrics: [brier]\nfiles:\n  dir: SCORED\n  splits:\n"
+        "    train: {file: train.tsv, text_a: a, text_b: b, label: l}\n"
+        "    dev: {file: dev.tsv, text_a: a, text_b: b, label: l}\n")
+    data = tmp_path / "data"
+    (data / "SCORED").mkdir(parents=True)
+    rows = "a\tb\tl\n" + "".join(f"good film {i}\tgood film\t1\nbad film {i}\tgood film\t0\n" for i in range(8))
+    for split in ("train", "dev"):
+        (data / "SCORED" / f"{split}.tsv").write_text(rows)
+    model_dir = tmp_path / "run"
+    run(RunSettings(tasks=["scored"], model_dir=str(model_dir), data_dir=str(data), task_dir=str(tmp_path / "tasks"),
+                    generate_demo_data=True, random_backbone="tiny",
+                    train=TrainConfig(epochs=1, batch_size=8, verbose=0)), verbose=False)
+    results = predict_splits(str(model_dir), ["scored"], "dev", str(data), output_dir=tmp_path / "out", verbose=False)
+    assert set(results["scored"]) == {"brier"} and 0 <= results["scored"]["brier"] <= 1
+    lines = (tmp_path / "out" / "scored.dev.tsv").read_text().splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) == 17
+    assert all(np.isfinite(float(line.split("\t")[1])) for line in lines[1:])  # the raw score, by default

@@ -3,7 +3,11 @@
 For users with network access: ``tfds.load`` downloads and prepares the data
 into ``data_dir`` the first time. Class ids are mapped to this project's label
 strings by name (or by the task's ``tfds.labels`` list where tfds names the
-classes differently), so label ids always follow the task YAML.
+classes differently), so label ids always follow the task YAML. Every label goes
+through its task type (``TaskType.tfds_label``, then ``parse_label``, which checks
+a regression task's ``label_range``); rows the type reads as unlabelled (class id
+-1, a score of -1.0) are skipped and counted, and a split with no labelled row is
+read without labels.
 """
 
 import numpy as np
@@ -51,30 +55,36 @@ def read_tfds_split(task, split, data_dir=None, download=True):
                 f"{where(task.path, field='tfds.labels')}: tfds classes {unknown} are not task labels"
                 f" {list(task.labels)}"
             )
+    name = f"tfds:{source.name}/{their_split}"
     text_a, text_b, labels, ids, skipped = [], [], [], [], 0
-    for record in tfds.as_numpy(dataset):
+    for row, record in enumerate(tfds.as_numpy(dataset), 1):
         label = record.get(source.label)
-        if label is not None and task.labels and int(label) < 0:  # tfds marks unlabelled rows -1
-            skipped += 1
-            continue
+        if label is not None:
+            # The task type says what an unlabelled row looks like and checks the label, as for files.
+            raw = task.task_type.tfds_label(task, label, names)
+            if raw is None:
+                skipped += 1
+                continue
+            try:
+                labels.append(task.task_type.parse_label(task, raw))
+            except ValueError as e:
+                raise UserInputError(f"{name}, row {row}: {e} (task file {task.path})") from None
         text_a.append(_text(record[source.text_a]))
         if source.text_b is not None:
             text_b.append(_text(record[source.text_b]))
-        if label is not None:
-            labels.append(float(label) if names is None else task.labels.index(names[int(label)]))
         ids.append(str(record[source.id]) if source.id in record else str(len(ids)))
     if not text_a and skipped:
         # A test split: every row is unlabelled. Read it again without labels.
-        return _unlabelled(tfds, dataset, source, f"tfds:{source.name}/{their_split}")
+        return _unlabelled(tfds, dataset, source, name)
     if not text_a:
-        raise UserInputError(f"tfds:{source.name}/{their_split}: no rows")
+        raise UserInputError(f"{name}: no rows")
     dtype = task.task_type.label_dtype
     return SplitExamples(
         text_a=text_a,
         text_b=text_b if source.text_b is not None else None,
         labels=np.asarray(labels, dtype=dtype) if labels else None,
         ids=ids,
-        source=f"tfds:{source.name}/{their_split}",
+        source=name,
         skipped={NO_LABEL: skipped} if skipped else {},
     )
 

@@ -2,7 +2,7 @@
 
 The methods, by the module that asks:
 - tasks (YAML checks): ``validate``, ``num_outputs``;
-- data (readers, packing, sampling): ``parse_label``, ``label_dtype``, ``packed_split``, ``sample_fraction``;
+- data (readers, packing, sampling): ``parse_label``, ``tfds_label``, ``label_dtype``, ``packed_split``, ``sample_fraction``;
 - model and training: ``forward`` (``flatten_features``, ``unflatten_outputs``), ``per_example_loss``,
   ``divergence`` (SMART);
 - knowledge distillation: ``teacher_targets``, ``soft_loss``;
@@ -62,6 +62,13 @@ class TaskType:
         if raw not in task.labels:
             raise ValueError(f"label {raw!r} is not one of {list(task.labels)}")
         return task.labels.index(raw)
+
+    def tfds_label(self, task, value, names):
+        """The raw label string of one tensorflow-datasets label value, for ``parse_label``; None where
+        TFDS marks the row unlabelled. Class ids: -1 is no label, others index ``names`` (the task's
+        ``tfds.labels``, or the dataset's class names)."""
+        index = int(value)
+        return None if index < 0 else names[index]
 
     def packed_split(self, task, examples, sequences, truncation):
         """A PackedSplit of tokenised ``examples`` (SplitExamples; their ``PackedSequences``) in this

@@ -39,6 +39,11 @@ class RegressionType(TaskType):
                 raise ValueError(f"label {value:g} is outside label_range [{low:g}, {high:g}]")
         return value
 
+    def tfds_label(self, task, value, names):
+        """A TFDS score as text; -1.0 is no label (how TFDS's GLUE marks its test scores)."""
+        value = float(value)
+        return None if value == -1.0 else repr(value)
+
     def per_example_loss(self, task, labels, outputs):
         return losses.squared_error(labels, outputs)
 
