@@ -1,14 +1,13 @@
-"""The answer modules learn on tiny models: SAN at least as well as the linear head on a
-pair task, and the listwise ranking head well above 1 / group size."""
-
-import dataclasses
+"""The answer modules learn on tiny models: the SAN head on a pair task and the linear head on a
+single-sentence task beyond the majority class, and the listwise ranking head well above 1 / group size."""
 
 import pytest
 
 from conftest import make_trainer
 from mtdnn_tf.data.synthetic import write_demo_suite
+from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_tokenizer
-from mtdnn_tf.tasks import HeadConfig, load_tasks
+from mtdnn_tf.tasks import load_tasks
 
 
 @pytest.fixture(scope="module")
@@ -19,17 +18,32 @@ def data(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_san_learns_a_pair_task_at_least_as_well_as_linear(data, tmp_path):
+def test_san_and_linear_heads_both_learn(data, tmp_path):
     path, tokenizer = data
     san = load_tasks(["demo_pair"])["demo_pair"]
     assert san.head.kind == "san"
-    linear = dataclasses.replace(san, head=HeadConfig(kind="linear", dropout=san.head.dropout))
-    scores = {}
-    for name, task in (("san", san), ("linear", linear)):
-        results = make_trainer({task.name: task}, path, tokenizer, tmp_path / name, epochs=8).train()
-        scores[name] = results["demo_pair"]["dev"]["accuracy"]
-    assert scores["san"] > 0.75, scores  # chance (majority) is about 0.5
-    assert scores["san"] >= scores["linear"], scores
+    sentiment = load_tasks(["demo_sentiment"])["demo_sentiment"]
+    assert sentiment.head.kind == "linear"
+    learned = {}
+    for task in (san, sentiment):
+        trainer = make_trainer({task.name: task}, path, tokenizer, tmp_path / task.name, epochs=8)
+        train, dev = trainer.train_splits[task.name], trainer.eval_splits[task.name]["dev"]
+        before = _loss(trainer, task, train)
+        accuracy = trainer.train()[task.name]["dev"]["accuracy"]
+        learned[task.name] = (before, _loss(trainer, task, train), accuracy, chance_level(task, dev.labels)["accuracy"])
+    # What is guaranteed on one seed: each head's training loss falls by a quarter and more, and its dev
+    # accuracy is well beyond the majority class. Not compared: SAN against a linear head on the pair
+    # task, where the linear head on this 1-layer random encoder stays at chance (measured 0.495 to 0.515
+    # with cls, pooled and mean inputs), so "SAN at least as good" only held against chance.
+    for before, after, accuracy, chance in learned.values():
+        assert after < 0.75 * before and accuracy > chance + 0.2, learned
+
+
+def _loss(trainer, task, split):
+    """The task's mean loss over a split, without dropout."""
+    from mtdnn_tf.losses import task_loss
+
+    return float(task_loss(task, split.labels, trainer.evaluator.predict(task, split)))
 
 
 @pytest.mark.slow

@@ -77,3 +77,42 @@ def test_qnli_rank_parses_real_dev_with_documented_skips():
     # QNLI v2 dev: 4,100 questions, 1,398 of them without an answer sentence.
     assert skipped == {NO_POSITIVE: 1398}
     assert matrix.shape == (2702, 3)
+
+
+def _mixed_groups_split():
+    """Groups of 1, 1, 2, 1 and 3 candidates; example i is the sequence [i + 1, i + 1]."""
+    examples = _examples(["a", "b", "c", "c", "d", "e", "e", "e"], [1, 1, 0, 1, 1, 0, 1, 0])
+    matrix, _ = group_candidates(examples)
+    sequences = PackedSequences(np.repeat(np.arange(1, 9), 2).astype(np.uint16), np.zeros(16, np.int8),
+                                np.arange(0, 17, 2))
+    return PackedSplit(sequences, group_labels(examples.labels, matrix), examples.ids, group_matrix=matrix,
+                       truncation={"max_seq_length": 8})
+
+
+def test_each_batch_pads_its_groups_to_its_own_largest_group():
+    from mtdnn_tf.data.pipeline import eval_dataset, train_batches, train_dataset
+
+    split = _mixed_groups_split()
+    assert split.group_matrix.shape == (5, 3)
+    batches = train_batches(split, 2, seed=0, epoch=0, task_index=0)
+    for units, (features, targets) in zip(batches, train_dataset(split, 2, seed=0, epoch=0, task_index=0)):
+        width = int((split.group_matrix[units] >= 0).sum(axis=1).max())
+        assert features["token_ids"].shape[:2] == (len(units), width)  # not the split's 3
+        assert targets["labels"].shape == (len(units), width)
+        np.testing.assert_array_equal(targets["labels"], split.labels[units][:, :width])
+        np.testing.assert_array_equal(features["token_ids"],
+                                      split.unit_features(units, features["token_ids"].shape[-1])["token_ids"][:, :width])
+    widths = [int(f["token_ids"].shape[1]) for f in eval_dataset(split, 2, order=np.arange(5))]
+    assert widths == [1, 2, 3]  # groups (1, 1), (2, 1), (3)
+
+
+def test_outputs_of_batches_of_several_widths_join_in_the_splits_width():
+    from mtdnn_tf.models.masking import MASKED_SCORE
+
+    task = load_tasks(["demo_ranking"])["demo_ranking"]
+    split = _mixed_groups_split()
+    joined = task.task_type.join_outputs(task, [np.array([[0.5], [0.25]]), np.array([[1.0, 2.0], [0.75, 0.0]]),
+                                                 np.array([[3.0, 4.0, 5.0]])], split)
+    assert joined.shape == (5, 3)
+    np.testing.assert_array_equal(joined[0], [0.5, MASKED_SCORE, MASKED_SCORE])
+    np.testing.assert_array_equal(joined[4], [3.0, 4.0, 5.0])

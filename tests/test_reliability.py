@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -85,6 +84,9 @@ RUN = ["--flagfile=configs/demo.flags", "--tasks=demo_sentiment,demo_pair", "--e
        "--verbose=0", "--max_seq_length=24"]
 
 
+KILL_AT_STEP = "MTDNN_TF_TEST_KILL_AT_STEP"  # documented in training/trainer.py
+
+
 def _train(data, model_dir, **kwargs):
     return subprocess.Popen([sys.executable, "-m", "mtdnn_tf.train", *RUN, f"--data_dir={data}",
                              f"--model_dir={model_dir}"], cwd=REPO, stdout=subprocess.PIPE,
@@ -120,17 +122,12 @@ def test_sigkill_mid_epoch_then_rerun_gives_the_uninterrupted_result(tmp_path):
     assert clean.returncode == 0, err[-3000:]
 
     killed_dir = tmp_path / "killed"
-    victim = _train(data, killed_dir)
-    state = killed_dir / "checkpoints" / "checkpoint"
-    deadline = time.time() + 300
-    # Wait for a mid-epoch checkpoint (every 5 steps; an epoch is 30 steps), then kill at once.
-    while time.time() < deadline and victim.poll() is None:
-        if 10 <= _latest_step(state) % 30 <= 25:
-            break
-        time.sleep(0.02)
-    assert victim.poll() is None, "the run ended before it could be killed"
-    os.kill(victim.pid, signal.SIGKILL)
-    victim.wait()
+    # The trainer's test hook: SIGKILL itself right after optimizer step 12, two steps past the mid-epoch
+    # checkpoint of step 10 (every 5 steps; an epoch is 30 steps): an exact point, not a race.
+    victim = _train(data, killed_dir, env={**os.environ, KILL_AT_STEP: "12"})
+    victim.communicate(timeout=600)
+    assert victim.returncode == -signal.SIGKILL
+    assert _latest_step(killed_dir / "checkpoints" / "checkpoint") == 10
     assert not (killed_dir / "model.keras").exists()
     resumed = _train(data, killed_dir)
     out, err = resumed.communicate(timeout=600)

@@ -173,3 +173,19 @@ def test_xla_for_the_whole_step_gives_the_weights_of_xla_for_the_forward_pass(de
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, err_msg=a.path)
     with pytest.raises(UserInputError, match=r"^xla_whole_step: must be used with jit_compile"):
         TrainConfig(xla_whole_step=True)
+
+
+def test_the_lazy_embedding_update_is_refused_where_xla_compiles_the_update(demo_tasks, demo_dir, demo_tokenizer,
+                                                                         tmp_path, monkeypatch):
+    # Its update has data-dependent shapes (tf.unique, a segment sum): XLA cannot compile it.
+    with pytest.raises(UserInputError, match=r"^lazy_embedding_update: must be off with xla_whole_step"):
+        TrainConfig(jit_compile=True, xla_whole_step=True, lazy_embedding_update=True)
+    TrainConfig(jit_compile=True, lazy_embedding_update=True)  # the forward pass alone is fine
+    # On TPU, XLA compiles every step whole (a TPUStrategy cannot be built here: its test is the same check).
+    import mtdnn_tf.training.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "compiles_whole_step", lambda strategy: True)
+    tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
+    with pytest.raises(UserInputError, match=r"^--lazy_embedding_update: not on TPU"):
+        _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1, lazy_embedding_update=True)
+    assert _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "plain", epochs=1) is not None

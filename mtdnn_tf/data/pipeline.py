@@ -223,7 +223,11 @@ def train_batches(split, batch_size, seed, epoch, task_index, skip_batches=0, so
 class _BatchMaker:
     """Builds a split's batches inside ``tf.data`` from unit indices: gathers the units' real-length
     sequences (``PackedSequences.ragged``), pads them to the batch's bucket and cuts the global batch
-    into the shards of ``shard``'s replicas (``replica_shards``, in TensorFlow ops)."""
+    into the shards of ``shard``'s replicas (``replica_shards``, in TensorFlow ops).
+
+    Ranking groups are padded to the largest group of their global batch (``group_width``), not of the
+    split: on QNLI v2's dev set (groups of 1 to 3) the encoder runs a third fewer candidates.
+    The width is the global batch's, so every replica's shard has the same shape."""
 
     def __init__(self, split, shard, buckets):
         self.shard = shard
@@ -232,15 +236,30 @@ class _BatchMaker:
         self.lengths = tf.constant(split.lengths, tf.int32)  # per unit
         self.sequence_lengths = tf.constant(split.sequences.lengths)  # per example, not recomputed per batch
         self.matrix = None if split.group_matrix is None else tf.constant(split.group_matrix, tf.int64)
+        self.group_sizes = None if split.group_matrix is None else tf.constant(
+            (split.group_matrix >= 0).sum(axis=1), tf.int32)
         self.buckets = tf.constant(buckets, tf.int32)
 
     def bucket(self, units):
         """The smallest bucket holding the longest of ``units``."""
         return smallest_bucket(tf.reduce_max(tf.gather(self.lengths, units)), self.buckets)
 
-    def features(self, units, length):
-        """Padded int32 features of ``units`` at ``length`` (groups: [k, size, length])."""
-        rows = units if self.matrix is None else tf.reshape(tf.gather(self.matrix, units), [-1])
+    def group_width(self, units):
+        """The largest group among ``units`` (ranking), else 0 (unused)."""
+        if self.matrix is None:
+            return tf.constant(0, tf.int32)
+        return tf.reduce_max(tf.gather(self.group_sizes, units))
+
+    def group_rows(self, units, width):
+        """The candidates' example indices of ``units`` [k, width] (-1 padding)."""
+        return tf.gather(self.matrix, units)[:, :width]
+
+    def features(self, units, length, width=None):
+        """Padded int32 features of ``units`` at ``length`` (groups: [k, width, length]; ``width``
+        defaults to the split's largest group)."""
+        if self.matrix is not None:
+            grouped = self.group_rows(units, tf.shape(self.matrix)[1] if width is None else width)
+        rows = units if self.matrix is None else tf.reshape(grouped, [-1])
         real = rows >= 0  # ranking groups' padding candidates are all padding
         safe = tf.maximum(rows, 0)
         mask = tf.sequence_mask(tf.gather(self.sequence_lengths, safe), length) & real[:, None]
@@ -255,9 +274,14 @@ class _BatchMaker:
         features = {"token_ids": padded(self.tokens, self.pad_id), "segment_ids": padded(self.segments, 0),
                     "padding_mask": tf.cast(mask, tf.int32)}
         if self.matrix is not None:
-            shape = tf.concat([tf.shape(units), tf.shape(self.matrix)[1:], [length]], 0)
+            shape = tf.concat([tf.shape(grouped), [length]], 0)
             features = {k: tf.reshape(v, shape) for k, v in features.items()}
         return features
+
+    def unit_targets(self, values, rows, width):
+        """Per-unit targets (labels, soft targets) of ``rows``; groups' cut to ``width`` candidates."""
+        values = tf.gather(values, rows)
+        return values if self.matrix is None else values[:, :width]
 
     def replica_slice(self, size, replica):
         """(start, size) of ``replica``'s shard of a global batch of ``size`` units (as ``replica_shards``)."""
@@ -305,15 +329,15 @@ def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, so
             fill = batch_size - size
             units = tf.concat([units, tf.fill([fill], row[0])], 0)
             weights = tf.concat([weights, tf.zeros([fill], tf.float32)], 0)
-        return units, weights, maker.bucket(units), tf.reduce_sum(weights)
+        return units, weights, maker.bucket(units), maker.group_width(units), tf.reduce_sum(weights)
 
-    def element(units, weights, length, total, replica):
+    def element(units, weights, length, width, total, replica):
         start, size = maker.replica_slice(tf.size(units, out_type=tf.int64), replica)
         rows, shard_weights = units[start:start + size], weights[start:start + size]
-        targets = {"labels": tf.gather(labels, rows), "weights": shard_weights, "units": total}
+        targets = {"labels": maker.unit_targets(labels, rows, width), "weights": shard_weights, "units": total}
         if soft is not None:
-            targets["soft_targets"] = tf.gather(soft, rows)
-        return maker.features(rows, length), targets
+            targets["soft_targets"] = maker.unit_targets(soft, rows, width)
+        return maker.features(rows, length, width), targets
 
     dataset = tf.data.Dataset.from_tensor_slices(_unit_matrix(batches, batch_size)).map(global_batch)
     return _finished(maker.per_replica(dataset, element))
@@ -321,7 +345,8 @@ def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, so
 
 def eval_dataset(split, batch_size, bucketed=True, order=None, shard=None):
     """The split's features in batches of ``batch_size`` units, in file order or in ``order`` (indices),
-    each padded to its bucket (or, unbucketed, to the split's packed length), for the replicas of
+    each padded to its bucket and ranking groups to the batch's largest (or, unbucketed, to the split's
+    packed length and largest group), for the replicas of
     ``shard`` (their contiguous shards of each batch: gathered in replica order they give the batch)."""
     shard = shard or InputShard()
     order = np.arange(len(split)) if order is None else np.asarray(order, np.int64)
@@ -330,7 +355,8 @@ def eval_dataset(split, batch_size, bucketed=True, order=None, shard=None):
     def element(row, size, replica):
         units = row[:size]
         start, shard_size = maker.replica_slice(size, replica)
-        return maker.features(units[start:start + shard_size], maker.bucket(units))
+        width = maker.group_width(units) if bucketed else None
+        return maker.features(units[start:start + shard_size], maker.bucket(units), width)
 
     batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
     dataset = tf.data.Dataset.from_tensor_slices(_unit_matrix(batches, batch_size))

@@ -6,7 +6,7 @@ The methods, by the module that asks:
 - model and training: ``forward`` (``flatten_features``, ``unflatten_outputs``), ``per_example_loss``,
   ``divergence`` (SMART);
 - knowledge distillation: ``teacher_targets``, ``soft_loss``;
-- evaluation: ``compute_metrics``, ``chance_level``;
+- evaluation: ``join_outputs``, ``compute_metrics``, ``chance_level``;
 - serving: ``text_input_signature``, ``serve_text``, ``token_id_rank``, ``mask_padding``,
   ``serving_outputs``, ``tflite_outputs``, ``prediction_strings``.
 """
@@ -112,6 +112,10 @@ class TaskType:
         return tf.square(tf.cast(outputs, tf.float32) - tf.cast(soft_targets, tf.float32))
 
     # -- evaluation ----------------------------------------------------------
+    def join_outputs(self, task, parts, split):
+        """One array of outputs for all of ``split``'s units from the batches' outputs, in batch order."""
+        return np.concatenate(parts)
+
     def compute_metrics(self, task, outputs, labels):
         """Metric name -> value for the metrics the task lists."""
         outputs, labels = np.asarray(outputs), np.asarray(labels)

@@ -76,6 +76,13 @@ class RankingType(TaskType):
     def soft_loss(self, task, soft_targets, outputs, features):
         return losses.soft_cross_entropy(soft_targets, self.mask_padding(outputs, features))
 
+    def join_outputs(self, task, parts, split):
+        """Each batch's groups are as wide as its largest group (``pipeline._BatchMaker``): pad every
+        batch's scores to the split's widest group (masked) before joining them."""
+        width = split.group_matrix.shape[1]
+        return np.concatenate([np.pad(np.asarray(part, np.float32), [(0, 0), (0, width - part.shape[1])],
+                                      constant_values=MASKED_SCORE) for part in parts])
+
     def chance_level(self, task, labels):
         """The expected metrics of random candidate scores (50 seeded draws)."""
         rng = np.random.default_rng(0)

@@ -72,7 +72,7 @@ class Evaluator:
             parts.append(step(features).numpy())
             if bar is not None:
                 bar.update(len(parts))
-        outputs = np.concatenate(parts)
+        outputs = task.task_type.join_outputs(task, parts, split)
         if order is None:
             return outputs
         in_file_order = np.empty_like(outputs)

@@ -56,6 +56,11 @@ def input_options(strategy):
     return tf.distribute.InputOptions()
 
 
+def compiles_whole_step(strategy):
+    """Whether ``strategy`` compiles each step, optimizer update included, with XLA (TPUs do)."""
+    return isinstance(strategy, (tf.distribute.TPUStrategy, tf.distribute.experimental.TPUStrategy))
+
+
 def is_chief(strategy):
     """Whether this process writes checkpoints and reports (always true off multi-worker)."""
     resolver = getattr(strategy, "cluster_resolver", None)

@@ -62,6 +62,10 @@ class TrainConfig:
             ("sampling_temperature", lambda v: math.isfinite(v) and v > 0, "a positive number"),
             ("distill_weight", lambda v: 0 <= v <= 1, "in [0, 1]"),
             ("xla_whole_step", lambda v: not v or self.jit_compile, "used with jit_compile (--jit_compile)"),
+            # XLA needs static shapes; LazyAdamax's update has data-dependent ones (tf.unique, a segment sum).
+            ("lazy_embedding_update", lambda v: not v or not self.xla_whole_step,
+             "off with xla_whole_step (its sparse update has data-dependent shapes, which XLA cannot compile;"
+             " --jit_compile alone compiles the forward and backward passes and leaves the update out)"),
             ("steps_per_epoch", lambda v: v >= 0 and (v == 0 or self.task_sampling != "algorithm1"),
              "0 with --task_sampling=algorithm1 (it takes every batch once), else 0 or positive"),
         ])

@@ -6,12 +6,19 @@ updates the shared encoder and one task's head with that task's loss. Other
 heads are not part of the step's variable list, so they get no gradient.
 (``TrainConfig.task_sampling`` can draw each step's task instead; see
 ``task_sampling``.)
+
+Test hook: with the environment variable ``MTDNN_TF_TEST_KILL_AT_STEP=N``, the
+process SIGKILLs itself once optimizer step N is done (after that loop's
+checkpoint, if any), so a resume test kills at an exact point instead of racing
+a timer (``tests/test_reliability.py``).
 """
 
 import collections
 import dataclasses
 import math
+import os
 import pathlib
+import signal
 import sys
 import time
 
@@ -27,7 +34,7 @@ from mtdnn_tf.training.checkpoints import CheckpointStore
 from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.run_record import RunRecord
 from mtdnn_tf.training.smart import EmbeddingPath, outputs_and_regularizer, smart_seed
-from mtdnn_tf.training.strategies import input_options, is_chief
+from mtdnn_tf.training.strategies import compiles_whole_step, input_options, is_chief
 
 
 def all_reduce_once(optimizer):
@@ -40,6 +47,9 @@ def all_reduce_once(optimizer):
     for inner in (optimizer, getattr(optimizer, "inner_optimizer", None)):
         if inner is not None:
             inner._all_reduce_sum_gradients = list  # noqa: SLF001 - see the docstring
+
+
+_KILL_AT_STEP = os.environ.get("MTDNN_TF_TEST_KILL_AT_STEP")
 
 
 class MultiTaskTrainer:
@@ -68,6 +78,9 @@ class MultiTaskTrainer:
         if config.xla_whole_step and strategy.num_replicas_in_sync > 1:
             raise UserInputError("--xla_whole_step: one device only (with several replicas the update is merged"
                                  " across them outside XLA); use --jit_compile alone")
+        if config.lazy_embedding_update and compiles_whole_step(strategy):
+            raise UserInputError("--lazy_embedding_update: not on TPU (XLA compiles the whole step there, and"
+                                 " the sparse update has data-dependent shapes); leave it off")
         self.task_index = {name: i for i, name in enumerate(tasks)}
         self.evaluator = Evaluator(model, strategy, config.eval_batch_size, jit_compile=config.jit_compile)
         with strategy.scope():
@@ -303,6 +316,8 @@ class MultiTaskTrainer:
             if (cfg.checkpoint_every and step // cfg.checkpoint_every > first_step // cfg.checkpoint_every
                     and position < len(order)):
                 self.checkpoints.save()
+            if _KILL_AT_STEP and step >= int(_KILL_AT_STEP):
+                os.kill(os.getpid(), signal.SIGKILL)  # the test hook (see the module's docstring)
         return order
 
     def _epoch_dataset(self, cfg, name, epoch, skip_batches, num_steps):
