@@ -112,3 +112,15 @@ def _train_and_predict_with_the_readme_type(tmp_path, np):
     lines = (tmp_path / "out" / "scored.dev.tsv").read_text().splitlines()
     assert lines[0] == "index\tprediction" and len(lines) == 17
     assert all(np.isfinite(float(line.split("\t")[1])) for line in lines[1:])  # the raw score, by default
+
+
+def test_ci_runs_the_readmes_test_command_in_a_fresh_virtual_environment():
+    import subprocess
+
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    documented = re.search(r"^\(b\).*?```\n(.*?)\n```", README, re.S | re.M).group(1)
+    picked = subprocess.run(["bash", "-c", re.search(r"^command=\$\((.*)\)$", script, re.M).group(1)], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert picked == documented  # the command CI evals is the README's (b), word for word
+    assert re.search(r'-m venv "\$venv"', script) and '. "$venv/bin/activate"' in script
+    assert script.index('. "$venv/bin/activate"') < script.index('eval "$command"')  # run inside the venv

@@ -32,3 +32,26 @@ def test_the_average_over_tasks_is_taken_per_seed_over_the_seeds_every_task_has(
     table = {("multi_task", "rte", None, None): {1: 0.6, 2: 0.8}, ("multi_task", "mrpc", None, None): {2: 0.6}}
     assert averaged_series(table, "multi_task", ["rte", "mrpc"]) == {2: pytest.approx(0.7)}
     assert averaged_series(table, "single_task", ["rte"]) == {}
+
+
+def test_a_reordered_study_record_gives_the_same_paired_report():
+    from mtdnn_tf.studies.report import _effects_section, collect
+
+    accuracy = {("single_task", 1): 0.50, ("single_task", 2): 0.70, ("multi_task", 1): 0.60, ("multi_task", 2): 0.75}
+    entries = {f"{kind}/demo_sentiment/seed{seed}" if kind == "single_task" else f"{kind}/seed{seed}":
+               {"kind": kind, "task": "demo_sentiment" if kind == "single_task" else None, "seed": seed}
+               for kind, seed in accuracy}
+    records = {name: {"final": {"demo_sentiment": {"dev": {"accuracy": accuracy[(e["kind"], e["seed"])]}}}}
+               for name, e in entries.items()}
+    config = {"tasks": ["demo_sentiment"], "target": "demo_pair"}
+
+    def effects(names):
+        table, _ = collect({"config": config, "runs": {name: entries[name] for name in names}}, records)
+        return _effects_section(config, table, [])
+
+    # Seed 2's multi-task run recorded first (a rerun): still paired with seed 2's single-task run.
+    shuffled = ["multi_task/seed2", "single_task/demo_sentiment/seed1", "multi_task/seed1",
+                "single_task/demo_sentiment/seed2"]
+    assert effects(shuffled) == effects(sorted(entries))
+    row = next(line for line in effects(shuffled) if line.startswith("| demo_sentiment |"))
+    assert row.split("|")[2].strip() == "+7.5 ± 3.5 (2 of 2 seeds > 0)"  # +10 and +5 points
