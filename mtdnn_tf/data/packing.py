@@ -1,16 +1,18 @@
-"""Tokenise and pack texts into BERT inputs with the encoder's keras-hub tokenizer.
+"""Tokenise and pack texts into encoder inputs with the encoder's keras-hub tokenizer.
 
-Single sentences become ``[CLS] A [SEP]``; pairs ``[CLS] A [SEP] B [SEP]`` with
-segment ids 0 for A and 1 for B. Sequences longer than ``max_seq_length`` are
+Packing is keras-hub's own for the tokenizer's family (``models.encoders.packer_for``):
+for BERT, single sentences become ``[CLS] A [SEP]`` and pairs ``[CLS] A [SEP] B [SEP]``;
+for RoBERTa ``<s> A </s></s> B </s>``. Segment ids are 0 for A and 1 for B (kept for
+every family: the SAN head reads them). Sequences longer than ``max_seq_length`` are
 truncated round-robin (the longer segment loses tokens first); ``pack``
 reports each text's untruncated length so callers can count what was cut.
 """
 
-import keras_hub
 import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.sequences import FEATURES, PackedSequences  # noqa: F401 - FEATURES is this module's too
+from mtdnn_tf.models.encoders import packer_for, special_token_count
 from mtdnn_tf.progress import progress_bar
 
 
@@ -18,7 +20,7 @@ class TextPacker:
     """Turns lists of strings into padded numpy arrays of token ids, segment ids and mask.
 
     Args:
-        tokenizer: a keras-hub BERT tokenizer (``BertTokenizer``).
+        tokenizer: a keras-hub tokenizer of any encoder family (``BertTokenizer``, ``RobertaTokenizer``, ...).
         max_seq_length: packed length, including [CLS] and [SEP] tokens.
 
     Example:
@@ -34,13 +36,7 @@ class TextPacker:
     def __init__(self, tokenizer, max_seq_length):
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
-        self.packer = keras_hub.layers.MultiSegmentPacker(
-            sequence_length=max_seq_length,
-            start_value=tokenizer.cls_token_id,
-            end_value=tokenizer.sep_token_id,
-            pad_value=tokenizer.pad_token_id,
-            truncate="round_robin",
-        )
+        self.packer = packer_for(tokenizer, max_seq_length)
 
     def _segments(self, text_a, text_b):
         segments = (self.tokenizer(text_a),)
@@ -106,8 +102,8 @@ class TextPacker:
             b = None if text_b is None else tf.constant(text_b[start : start + chunk_size])
             segments = self._segments(a, b)
             chunk = {k: v.numpy() for k, v in self._pack_segments(segments).items()}
-            # [CLS] and one [SEP] per segment, plus the segments' own tokens.
-            yield chunk, sum(_row_lengths(s) for s in segments) + 1 + len(segments)
+            # The segments' own tokens plus the family's special tokens.
+            yield chunk, sum(_row_lengths(s) for s in segments) + special_token_count(self.packer, len(segments))
             if bar is not None:
                 bar.update(min(start + chunk_size, n))
 

@@ -2,9 +2,13 @@
 
 Weights come in one way, ``from_preset``: a keras-hub preset name (downloads,
 needs network), a local Keras preset directory, or a local Hugging Face-format
-BERT directory (``config.json``, ``model.safetensors``, ``vocab.txt``). For
-tests and the demo a small randomly initialised backbone can be built from a
-named size or explicit sizes instead.
+directory that keras-hub converts (``config.json``, ``model.safetensors`` and the
+tokenizer's files). The encoder family (BERT, RoBERTa, DeBERTa-v3, ELECTRA,
+ALBERT, DistilBERT, XLM-RoBERTa) is the preset's: keras-hub's
+``Backbone.from_preset`` and ``Tokenizer.from_preset`` pick the classes (see
+``models.encoders`` for what differs between families). For tests and the demo
+a small randomly initialised BERT backbone can be built from a named size or
+explicit sizes instead.
 """
 
 import json
@@ -13,6 +17,7 @@ import pathlib
 import keras_hub
 
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.models.encoders import family_name
 
 RANDOM_SIZES = {
     "tiny": dict(num_layers=2, hidden_dim=64, num_heads=2, intermediate_dim=128),
@@ -83,16 +88,27 @@ def hugging_face_tokenizer_options(preset):
 
 
 def tokenizer_options(tokenizer):
-    """The settings that decide how a tokenizer maps text to ids (for cache keys and checks)."""
-    return {
-        "lowercase": bool(tokenizer.lowercase),
-        "strip_accents": bool(tokenizer.strip_accents),
-        "split_on_cjk": bool(tokenizer.split_on_cjk),
-    }
+    """The settings that decide how a tokenizer maps text to ids (for cache keys and checks), beside
+    its vocabulary: WordPiece's text normalisation; for other families, the family and the
+    tokenizer's keras-hub settings."""
+    if isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer) and family_name(tokenizer) == "bert":
+        return {
+            "lowercase": bool(tokenizer.lowercase),
+            "strip_accents": bool(tokenizer.strip_accents),
+            "split_on_cjk": bool(tokenizer.split_on_cjk),
+        }
+    assets = ("name", "trainable", "dtype", "config_file", "vocabulary", "merges", "proto")
+    settings = {k: v for k, v in sorted(tokenizer.get_config().items()) if k not in assets}
+    return {"family": family_name(tokenizer), **{k: v for k, v in settings.items() if _plain(v)}}
+
+
+def _plain(value):
+    return value is None or isinstance(value, (bool, int, float, str, list, tuple))
 
 
 def load_tokenizer(preset=None, vocab_file=None, lowercase=True):
-    """A keras-hub ``BertTokenizer`` from a preset, or from a WordPiece vocabulary file.
+    """A keras-hub tokenizer from a preset (of the preset's family), or a ``BertTokenizer`` from a
+    WordPiece vocabulary file.
 
     A Hugging Face-format directory's ``tokenizer_config.json`` decides
     lowercasing, accent stripping and CJK splitting (see
@@ -111,13 +127,14 @@ def load_tokenizer(preset=None, vocab_file=None, lowercase=True):
         _check_preset(preset)
         options = hugging_face_tokenizer_options(preset) if pathlib.Path(preset).is_dir() else None
         try:
-            if options is None:
-                return keras_hub.models.BertTokenizer.from_preset(preset)
+            tokenizer = keras_hub.models.Tokenizer.from_preset(preset)  # the preset's family
+            if options is None or not isinstance(tokenizer, keras_hub.models.BertTokenizer):
+                return tokenizer
             # keras-hub's converter sets `lowercase` from the same file; the rest it leaves at defaults.
             tokenizer = keras_hub.models.BertTokenizer.from_preset(
                 preset, strip_accents=options["strip_accents"], split_on_cjk=options["split_on_cjk"])
         except Exception as e:  # keras-hub raises several types for missing or unreachable presets
-            raise UserInputError(f"--preset: cannot load a BERT tokenizer from {preset!r}: {e}") from None
+            raise UserInputError(f"--preset: cannot load a tokenizer from {preset!r}: {e}") from None
         if tokenizer.lowercase != options["lowercase"]:
             raise UserInputError(f"--preset: {preset}: keras-hub did not apply do_lower_case="
                                  f"{options['lowercase']} from {HF_TOKENIZER_CONFIG}")
@@ -136,7 +153,8 @@ def load_tokenizer(preset=None, vocab_file=None, lowercase=True):
 
 def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_sequence_length=512, dropout=0.1,
                   dtype=None):
-    """A keras-hub ``BertBackbone``: pretrained from ``preset``, or random of ``random_size``.
+    """A keras-hub backbone: pretrained from ``preset`` (of the preset's family), or a random
+    ``BertBackbone`` of ``random_size``.
 
     ``dtype`` is a Keras dtype policy name, e.g. 'mixed_bfloat16' (variables
     stay float32, computation runs in bfloat16); None keeps the global policy.
@@ -144,9 +162,9 @@ def load_backbone(preset=None, random_size=None, vocabulary_size=None, max_seque
     if preset:
         _check_preset(preset)
         try:
-            return keras_hub.models.BertBackbone.from_preset(preset, dtype=dtype)
+            return keras_hub.models.Backbone.from_preset(preset, dtype=dtype)
         except Exception as e:
-            raise UserInputError(f"--preset: cannot load a BERT backbone from {preset!r}: {e}") from None
+            raise UserInputError(f"--preset: cannot load a backbone from {preset!r}: {e}") from None
     sizes = parse_random_size(random_size or "tiny")
     max_sequence_length = sizes.pop("max_sequence_length", max_sequence_length)
     return keras_hub.models.BertBackbone(

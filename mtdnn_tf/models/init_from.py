@@ -9,8 +9,9 @@ import keras_hub
 
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.backbone import tokenizer_options
+from mtdnn_tf.models.encoders import family_name
 
-BACKBONE_TYPES = (keras_hub.models.BertBackbone,)
+BACKBONE_TYPES = (keras_hub.models.Backbone,)  # every keras-hub encoder family
 
 
 def source_backbone(source_model):
@@ -18,7 +19,7 @@ def source_backbone(source_model):
     for layer in source_model.layers:
         if isinstance(layer, BACKBONE_TYPES):
             return layer
-    raise UserInputError(f"--init_from: model {source_model.name!r} has no BERT backbone layer")
+    raise UserInputError(f"--init_from: model {source_model.name!r} has no keras-hub backbone layer")
 
 
 def clone_backbone(source_model, dtype=None):
@@ -106,6 +107,10 @@ def check_source_fits(source, head_input, max_seq_length, tokenizer=None, origin
                              f"--max_seq_length={max_seq_length}")
     if tokenizer is None:
         return
+    theirs_family, ours_family = family_name(source.tokenizer), family_name(tokenizer)
+    if theirs_family != ours_family:
+        raise UserInputError(f"{origin}: {source.model_dir} was trained with a {theirs_family} encoder, this run's"
+                             f" --preset is {ours_family}")
     if tokenizer.get_vocabulary() != source.tokenizer.get_vocabulary():
         raise UserInputError(f"{origin}: {source.model_dir} was trained with another vocabulary "
                              f"({source.tokenizer.vocabulary_size()} tokens) than --preset/--vocab_file "

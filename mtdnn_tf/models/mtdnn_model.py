@@ -3,6 +3,8 @@
 import keras
 
 from mtdnn_tf.data.packing import FEATURES
+from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.models.encoders import encode, family_name, has_pooler
 from mtdnn_tf.models.head_input import HeadInput
 from mtdnn_tf.models.head_kinds import get_head_kind
 
@@ -16,9 +18,10 @@ def build_mtdnn_model(backbone, tasks, head_input="cls"):
     """Builds the multi-task model.
 
     Args:
-        backbone: a keras-hub ``BertBackbone`` shared by every task.
+        backbone: a keras-hub text backbone of any family (``BertBackbone``, ``RobertaBackbone``, ...)
+            shared by every task; it gets the packed features it takes (``encoders.encode``).
         tasks: TaskConfig values (an ordered mapping or a list).
-        head_input: what the linear heads read: 'cls', 'pooled' or 'mean'.
+        head_input: what the linear heads read: 'cls', 'pooled' (families with a pooler) or 'mean'.
 
     Returns:
         A functional ``keras.Model`` taking a dict ``token_ids``, ``segment_ids``,
@@ -27,13 +30,15 @@ def build_mtdnn_model(backbone, tasks, head_input="cls"):
         score [batch] for regression and ranking.
     """
     tasks = list(tasks.values()) if isinstance(tasks, dict) else list(tasks)
+    if head_input == "pooled" and not has_pooler(backbone):
+        raise UserInputError(f"--head_input=pooled: the {family_name(backbone)} encoder has no pooler;"
+                             " use --head_input=cls or mean")
     inputs = {
         name: keras.Input(shape=(None,), dtype="int32", name=name)
         for name in FEATURES
     }
-    encoded = backbone(inputs)
-    features = head_features(HeadInput(head_input, name="head_input"), encoded["sequence_output"],
-                             encoded["pooled_output"], inputs)
+    sequence_output, pooled_output = encode(backbone, inputs)
+    features = head_features(HeadInput(head_input, name="head_input"), sequence_output, pooled_output, inputs)
     outputs = {task.name: build_head(task)(features) for task in tasks}
     return keras.Model(inputs, outputs, name="mtdnn")
 

@@ -25,6 +25,7 @@ from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.backbone import tokenizer_options
+from mtdnn_tf.models.encoders import family_name
 from mtdnn_tf.models.init_from import check_tasks_match, task_meaning
 from mtdnn_tf.training.evaluator import Evaluator
 
@@ -57,6 +58,9 @@ def soft_target_key(teacher_digests, task, split):
 def check_teacher_fits(teacher, tokenizer, max_seq_length):
     """Refuses a teacher that would read the student's token ids differently."""
     where = f"--teachers: {teacher.model_dir}"
+    if family_name(teacher.tokenizer) != family_name(tokenizer):
+        raise UserInputError(f"{where} was trained with a {family_name(teacher.tokenizer)} encoder, the student's"
+                             f" is {family_name(tokenizer)}")
     if teacher.tokenizer.get_vocabulary() != tokenizer.get_vocabulary():
         raise UserInputError(f"{where} was trained with another vocabulary: its predictions of the student's"
                              " token ids would mean nothing")

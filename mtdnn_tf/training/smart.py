@@ -20,8 +20,10 @@ import math
 
 import tensorflow as tf
 
-from mtdnn_tf.errors import check_settings
+from mtdnn_tf.errors import UserInputError, check_settings
 from mtdnn_tf.losses import weighted_mean
+from mtdnn_tf.models.encoders import family_name
+from mtdnn_tf.models.init_from import source_backbone
 from mtdnn_tf.models.mtdnn_model import head_features
 
 
@@ -61,10 +63,13 @@ class EmbeddingPath:
     """
 
     def __init__(self, model):
-        import keras_hub  # noqa: PLC0415
-
         self.model = model
-        self.backbone = next(layer for layer in model.layers if isinstance(layer, keras_hub.models.BertBackbone))
+        self.backbone = source_backbone(model)
+        if family_name(self.backbone) != "bert":
+            # Each family embeds differently (RoBERTa offsets positions, DeBERTa has relative positions,
+            # ALBERT projects its embeddings): only BERT's split is written and tested.
+            raise UserInputError(f"--smart: SMART perturbs the encoder's embedding output, split here for"
+                                 f" BERT encoders only; this run's encoder is {family_name(self.backbone)}")
         self.head_input = model.get_layer("head_input")
 
     def embed(self, features, training=False):
