@@ -9,6 +9,11 @@
     # One .tflite per task on token ids (+ vocabulary.txt), optionally int8-quantised too:
     python -m mtdnn_tf.export --format=tflite --quantize --model_dir=runs/glue_local \
         --export_dir=saved_models/mtdnn_tflite/1
+
+    # The trained encoder for others to start from: a keras-hub preset (any family; the heads beside it
+    # under mtdnn/), or a Hugging Face BertModel directory (BERT encoders):
+    python -m mtdnn_tf.export --format=keras_hub_preset --model_dir=runs/glue_local --export_dir=presets/mtdnn
+    python -m mtdnn_tf.export --format=hugging_face --model_dir=runs/glue_local --export_dir=hf/mtdnn
 """
 
 import os
@@ -22,7 +27,9 @@ from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
 flags.DEFINE_string("export_dir", None, "Version folder to write, e.g. saved_models/mtdnn/1.")
-flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite"], "What to export.")
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "keras_hub_preset", "hugging_face"],
+                  "What to export: a SavedModel or TFLite models for serving, or the trained encoder as a "
+                  "keras-hub preset directory or a Hugging Face BertModel directory.")
 flags.DEFINE_enum("inputs", "text", ["text", "token_ids"], "SavedModel signatures on raw text (tokenised in "
                   "the graph; needs TensorFlow Text's ops) or on token ids (core ops only, any model server).")
 flags.DEFINE_bool("jit_compile", False, "SavedModel: compile each task's model with XLA (lower latency on CPUs; "
@@ -43,10 +50,16 @@ def _export():
 
         export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite, inputs=FLAGS.inputs,
                            jit_compile=FLAGS.jit_compile)
-    else:
+    elif FLAGS.format == "tflite":
         from mtdnn_tf.serving.tflite import export_tflite  # noqa: PLC0415
 
         export_tflite(trained, FLAGS.export_dir, FLAGS.seq_length, FLAGS.quantize, FLAGS.overwrite)
+    else:
+        from mtdnn_tf.serving import encoder_export  # noqa: PLC0415
+
+        write = {"keras_hub_preset": encoder_export.export_keras_hub_preset,
+                 "hugging_face": encoder_export.export_hugging_face}[FLAGS.format]
+        write(trained, FLAGS.export_dir, FLAGS.overwrite)
     print(f"Exported {FLAGS.format} for tasks {', '.join(trained.tasks)} to {FLAGS.export_dir}")
 
 

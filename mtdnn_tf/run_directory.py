@@ -25,7 +25,7 @@ from mtdnn_tf.tasks import load_task_file, with_head_kind
 
 MODEL_FILE = "model.keras"
 TOKENIZER_FILE = "tokenizer.json"
-VOCABULARY_FILE = "vocabulary.txt"
+VOCABULARY_FILE = "vocabulary.txt"  # a WordPiece tokenizer's asset
 SETTINGS_FILE = "run_settings.json"
 TASKS_DIR = "tasks"
 
@@ -80,7 +80,7 @@ def load_trained_model(model_dir, flag="--model_dir"):
         UserInputError: a file is missing or the model cannot be loaded.
     """
     model_dir = pathlib.Path(model_dir)
-    needed = [MODEL_FILE, TOKENIZER_FILE, VOCABULARY_FILE, SETTINGS_FILE]
+    needed = [MODEL_FILE, TOKENIZER_FILE, SETTINGS_FILE]  # the tokenizer's own assets are checked as it loads
     missing = [name for name in needed if not (model_dir / name).is_file()]
     if missing:
         raise UserInputError(
@@ -95,7 +95,10 @@ def load_trained_model(model_dir, flag="--model_dir"):
     tokenizer = keras.saving.deserialize_keras_object(
         json.loads((model_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))
     )
-    tokenizer.load_assets(str(model_dir))
+    try:
+        tokenizer.load_assets(str(model_dir))  # vocabulary.txt (WordPiece), vocabulary.json + merges.txt, ...
+    except (OSError, ValueError) as e:
+        raise UserInputError(f"{flag}: {model_dir}: cannot load its tokenizer's files ({e})") from None
     tasks = {}
     for name in settings["tasks"]:
         task = load_task_file(model_dir / TASKS_DIR / f"{name}.yaml")

@@ -23,13 +23,18 @@ needs_glue = _needs(GLUE_DIR / "README.md", "GLUE files", "MTDNN_GLUE_DIR")
 needs_minilm = _needs(MINILM_DIR / "config.json", "MiniLM encoder", "MTDNN_MINILM_DIR")
 
 
-@pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory):
+def demo_suite(tmp_path_factory, name, train_size, dev_size):
+    """A new folder holding the synthetic demo suite of these sizes."""
     from mtdnn_tf.data.synthetic import write_demo_suite
 
-    path = tmp_path_factory.mktemp("demo_data")
-    write_demo_suite(path, train_size=400, dev_size=200)
+    path = tmp_path_factory.mktemp(name)
+    write_demo_suite(path, train_size=train_size, dev_size=dev_size)
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    return demo_suite(tmp_path_factory, "demo_data", 400, 200)
 
 
 @pytest.fixture(scope="session")

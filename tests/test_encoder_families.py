@@ -1,25 +1,33 @@
 """Every keras-hub encoder family as the shared encoder: packing by the family's own rules, all four task
-types trained on it, and one-line refusals where a family lacks what a setting needs."""
+types trained on it and served from a raw-text SavedModel, and one-line refusals where a family lacks what
+a setting needs."""
 
 import math
 
 import numpy as np
 import pytest
 
-from conftest import demo_data
+from conftest import demo_data, demo_suite
 from encoder_families import backbone_of, tokenizer_of
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.encoders import FAMILIES, backbone_inputs, family_name, has_pooler
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks
+from test_serving import SERVING_INPUTS
 
 ALL_TYPES = ["demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking"]
 
 
 @pytest.fixture(scope="module")
-def tokenizers(demo_dir):
-    return {family: tokenizer_of(family, demo_dir) for family in FAMILIES}
+def family_dir(tmp_path_factory):
+    """A small demo suite: seven families each train, evaluate and export on it."""
+    return demo_suite(tmp_path_factory, "family_demo", 64, 16)
+
+
+@pytest.fixture(scope="module")
+def tokenizers(family_dir):
+    return {family: tokenizer_of(family, family_dir) for family in FAMILIES}
 
 
 def test_each_family_packs_pairs_with_its_own_special_tokens(tokenizers):
@@ -34,6 +42,30 @@ def test_each_family_packs_pairs_with_its_own_special_tokens(tokenizers):
         assert (ids[real] == end).sum() == (3 if doubled else 2), (family, ids)
         assert set(segments[real]) == {0, 1} and (segments[~real] == 0).all(), family  # the SAN head's masks
         assert (ids[~real] == tokenizer.pad_token_id).all(), family
+
+
+def test_the_written_tokenizer_files_say_how_to_pack_each_family(tokenizers, tmp_path):
+    import json
+
+    from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
+
+    for family, tokenizer in tokenizers.items():
+        directory = tmp_path / family
+        directory.mkdir()
+        packing = write_tokenizer_files(tokenizer, 24, directory)
+        settings = json.loads((directory / "tokenizer.json").read_text())
+        assert settings["packing"] == packing and settings["max_seq_length"] == 24 and packing["family"] == family
+        assert len(list(directory.iterdir())) >= 2, family  # the tokenizer's own files beside it
+        # A client following the description gets the packer's ids and segments.
+        ids = lambda tokens: [tokenizer.token_to_id(t) for t in tokens]  # noqa: E731
+        a, b = (list(np.asarray(tokenizer(text))) for text in ("good film", "bad film"))
+        first = ids(packing["start"]) + a + ids(packing["separator"])
+        expected = first + b + ids(packing["end"])
+        features = TextPacker(tokenizer, 24).pack(["good film"], ["bad film"])
+        real = features["padding_mask"][0].astype(bool)
+        assert features["token_ids"][0][real].tolist() == expected, family
+        assert features["segment_ids"][0][real].tolist() == [0] * len(first) + [1] * (len(expected) - len(first))
+        assert packing["pad_id"] == tokenizer.pad_token_id
 
 
 def test_the_family_is_read_from_the_backbone_and_tokenizer(tokenizers):
@@ -59,21 +91,99 @@ def test_smart_refuses_a_family_it_cannot_split_with_one_line(tokenizers, demo_t
         EmbeddingPath(model)
 
 
+SERVE_ALL = SERVING_INPUTS + """
+out = {{}}
+for family, path in json.loads(sys.argv[1]).items():
+    model = tf.saved_model.load(path)
+    out[family] = {{name: {{k: v.numpy().tolist() for k, v in model.signatures[name](**x).items()}}
+                   for name, x in inputs.items()}}
+out["mtdnn_tf imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
+print(json.dumps(out, default=lambda b: b.decode()))
+"""
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("family", FAMILIES)
-def test_every_task_type_trains_on_every_family(family, tokenizers, demo_dir, tmp_path):
+def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, family_dir, tmp_path):
+    """Per family: an epoch of all four task types, the run saved, exported as a raw-text SavedModel; then
+    one fresh process (without mtdnn_tf) serves every family's SavedModel, equal to its Keras model."""
+    import json
+    import subprocess
+    import sys
+
+    from test_serving import CANDIDATES, PAIRS, QUERY, _in_memory
+
+    from mtdnn_tf.run_directory import load_trained_model, save_run
+    from mtdnn_tf.serving.saved_model import export_saved_model
     from mtdnn_tf.training.assembly import make_trainer
     from mtdnn_tf.training.train_config import TrainConfig
 
-    tokenizer = tokenizers[family]
     tasks = load_tasks(ALL_TYPES)
-    data = demo_data(tasks, demo_dir, tokenizer)
-    config = TrainConfig(epochs=1, batch_size=16, learning_rate=2e-3, seed=0, verbose=0, max_examples_per_task=96)
-    trainer = make_trainer(lambda: backbone_of(family, tokenizer.vocabulary_size()), tasks, data.train, data.eval,
-                           config, str(tmp_path), head_input="mean")
-    before = [v.numpy().copy() for v in trainer.model.trainable_variables]
-    results = trainer.train()
-    assert set(results) == set(ALL_TYPES)
-    assert all(math.isfinite(v) for by_split in results.values() for m in by_split.values() for v in m.values())
-    moved = [not np.array_equal(a, b.numpy()) for a, b in zip(before, trainer.model.trainable_variables)]
-    assert sum(moved) > len(moved) // 2, family  # the encoder and every head were trained
+    config = TrainConfig(epochs=1, batch_size=16, learning_rate=2e-3, seed=0, verbose=0)
+    exports, expected = {}, {}
+    for family, tokenizer in tokenizers.items():
+        data = demo_data(tasks, family_dir, tokenizer)
+        run_dir = tmp_path / family
+        trainer = make_trainer(lambda: backbone_of(family, tokenizer.vocabulary_size()), tasks, data.train,
+                               data.eval, config, str(run_dir), head_input="mean")
+        before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+        results = trainer.train()
+        assert set(results) == set(ALL_TYPES)
+        assert all(math.isfinite(v) for by_split in results.values() for m in by_split.values() for v in m.values())
+        moved = [not np.array_equal(a, b.numpy()) for a, b in zip(before, trainer.model.trainable_variables)]
+        assert sum(moved) > len(moved) // 2, family  # the encoder and every head were trained
+        save_run(trainer.model, tokenizer, tasks, {"tasks": ALL_TYPES, "max_seq_length": 24, "head_input": "mean"},
+                 run_dir)
+        trained = load_trained_model(run_dir)
+        assert family_name(trained.tokenizer) == family
+        exports[family] = str(tmp_path / "export" / family / "1")
+        export_saved_model(trained, exports[family], default_task="demo_pair")
+        expected[family] = {name: _in_memory(trained, name) for name in ALL_TYPES}
+    script = SERVE_ALL.format(pairs=list(PAIRS), query=QUERY, candidates=CANDIDATES)
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(exports)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served.pop("mtdnn_tf imported") is False
+    for family, by_task in expected.items():
+        for name, outputs in by_task.items():
+            for key, value in outputs.items():
+                got = served[family][name][key]
+                if value.dtype.kind in "fi":
+                    np.testing.assert_allclose(np.asarray(got), value, atol=1e-5, err_msg=f"{family} {name} {key}")
+                else:
+                    assert got == [v.decode() for v in value], (family, name)
+
+
+def test_init_from_takes_a_run_of_the_same_family_and_refuses_another(tokenizers, demo_tasks):
+    from types import SimpleNamespace
+
+    from mtdnn_tf.models.init_from import check_source_fits
+
+    def source(family):
+        model = build_mtdnn_model(backbone_of(family, tokenizers[family].vocabulary_size()), demo_tasks, "mean")
+        return SimpleNamespace(model=model, tokenizer=tokenizers[family], settings={"head_input": "mean"},
+                               model_dir=f"runs/{family}")
+
+    roberta = source("roberta")
+    check_source_fits(roberta, "mean", 24, tokenizers["roberta"])  # same family, vocabulary and settings
+    with pytest.raises(UserInputError, match=r"^--init_from: runs/roberta was trained with a roberta encoder, "
+                                             r"this run's --preset is deberta_v3$"):
+        check_source_fits(roberta, "mean", 24, tokenizers["deberta_v3"])
+    # BERT and ELECTRA share the WordPiece vocabulary here: still two families.
+    with pytest.raises(UserInputError, match=r"trained with a bert encoder, this run's --preset is electra$"):
+        check_source_fits(source("bert"), "mean", 24, tokenizers["electra"])
+
+
+def test_a_byte_pair_vocabulary_is_identified_by_its_ids_and_merges(tokenizers):
+    import keras_hub
+
+    from mtdnn_tf.models.backbone import tokenizer_identity
+
+    roberta = tokenizers["roberta"]
+    same = keras_hub.models.RobertaTokenizer(vocabulary=dict(roberta.vocabulary), merges=list(roberta.merges))
+    assert tokenizer_identity(same) == tokenizer_identity(roberta)
+    swapped = dict(roberta.vocabulary)
+    first, second = [token for token in swapped if token not in ("<s>", "<pad>", "</s>", "<mask>", "<unk>")][:2]
+    swapped[first], swapped[second] = swapped[second], swapped[first]  # the same tokens, other ids
+    other = keras_hub.models.RobertaTokenizer(vocabulary=swapped, merges=list(roberta.merges))
+    assert tokenizer_identity(other)["assets"] != tokenizer_identity(roberta)["assets"]

@@ -48,11 +48,11 @@ def _in_memory(trained_model, name):
     return {k: v.numpy() for k, v in outputs_from_model(task, raw).items()}
 
 
-LOADER = """
+# A fresh process's requests to every demo task's signature (a format string: pairs, query, candidates).
+SERVING_INPUTS = """
 import json, sys
 import tensorflow as tf
-import tensorflow_text  # noqa: F401 - registers the WordPiece ops
-model = tf.saved_model.load(sys.argv[1])
+import tensorflow_text  # noqa: F401 - registers the tokenizers' ops
 pairs = {pairs}
 inputs = {{
     "demo_sentiment": {{"sentence": tf.constant(pairs[0])}},
@@ -60,6 +60,10 @@ inputs = {{
     "demo_similarity": {{"sentence1": tf.constant(pairs[0]), "sentence2": tf.constant(pairs[1])}},
     "demo_ranking": {{"query": tf.constant({query}), "candidates": tf.constant({candidates})}},
 }}
+"""
+
+LOADER = SERVING_INPUTS + """
+model = tf.saved_model.load(sys.argv[1])
 out = {{name: {{k: v.numpy().tolist() for k, v in model.signatures[name](**x).items()}} for name, x in inputs.items()}}
 out["serving_default"] = {{k: v.numpy().tolist() for k, v in model.signatures["serving_default"](**inputs["demo_pair"]).items()}}
 out["mtdnn_tf imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)

@@ -19,21 +19,22 @@ from mtdnn_tf.data.pipeline import PackedSplit
 from mtdnn_tf.data.sequences import PackedSequences
 
 # 2: truncation counts in the entry; tokenizer options in the key. 3: real-length sequences, memory-mapped.
+# (The key holds the tokenizer's identity: its family and vocabulary digest, since the encoder families.)
 FORMAT_VERSION = 3
 
 
-def cache_key(data_file, task, vocabulary, max_seq_length, tokenizer_options, **options):
+def cache_key(data_file, task, tokenizer_identity, max_seq_length, **options):
     """A hex digest of what decides a packed split's content.
 
-    ``tokenizer_options`` (lowercasing, accent stripping, CJK splitting) are
-    part of it: the same vocabulary with other normalisation gives other ids.
+    ``tokenizer_identity`` (``models.backbone.tokenizer_identity``: the vocabulary's digest and the
+    normalisation settings) is part of it: the same vocabulary with other normalisation gives other ids.
     """
     data_file = pathlib.Path(data_file)
     stat = data_file.stat()
     digest = hashlib.sha256()
     for part in (FORMAT_VERSION, str(data_file.resolve()), stat.st_size, stat.st_mtime_ns,
-                 pathlib.Path(task.path).read_text(encoding="utf-8"), "\n".join(vocabulary), max_seq_length,
-                 json.dumps(tokenizer_options, sort_keys=True), json.dumps(options, sort_keys=True)):
+                 pathlib.Path(task.path).read_text(encoding="utf-8"), max_seq_length,
+                 json.dumps(tokenizer_identity, sort_keys=True), json.dumps(options, sort_keys=True)):
         digest.update(str(part).encode("utf-8"))
         digest.update(b"\0")
     return digest.hexdigest()[:24]

@@ -17,7 +17,7 @@ from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.data.readers import read_split, split_file
 from mtdnn_tf.data.sampling import sample_fraction
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.backbone import tokenizer_options
+from mtdnn_tf.models.backbone import tokenizer_identity
 
 DATA_SOURCES = ("files", "tfds")
 
@@ -105,8 +105,7 @@ def _packed_split(task, split, packer, source, fraction, fraction_seed, cache_di
     path = source.file(task, split) if cache_dir else None
     if path is not None:
         key = token_cache.cache_key(
-            path, task, packer.tokenizer.get_vocabulary(), packer.max_seq_length,
-            tokenizer_options(packer.tokenizer), split=split,
+            path, task, tokenizer_identity(packer.tokenizer), packer.max_seq_length, split=split,
             fraction=fraction, fraction_seed=fraction_seed if fraction < 1 else None,
             skip_malformed=source.skip_malformed)
         cached = token_cache.load(cache_dir, key)

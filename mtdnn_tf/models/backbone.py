@@ -11,6 +11,7 @@ a small randomly initialised BERT backbone can be built from a named size or
 explicit sizes instead.
 """
 
+import hashlib
 import json
 import pathlib
 
@@ -100,6 +101,25 @@ def tokenizer_options(tokenizer):
     assets = ("name", "trainable", "dtype", "config_file", "vocabulary", "merges", "proto")
     settings = {k: v for k, v in sorted(tokenizer.get_config().items()) if k not in assets}
     return {"family": family_name(tokenizer), **{k: v for k, v in settings.items() if _plain(v)}}
+
+
+def tokenizer_assets_digest(tokenizer):
+    """A digest of the tokenizer's vocabulary in id order (with a byte-pair tokenizer's merges)."""
+    digest = hashlib.sha256()
+    vocabulary = getattr(tokenizer, "vocabulary", None)
+    if isinstance(vocabulary, dict):  # byte-pair: token -> id, not necessarily in id order
+        digest.update(json.dumps(sorted(vocabulary.items(), key=lambda item: item[1])).encode("utf-8"))
+        digest.update(json.dumps(list(getattr(tokenizer, "merges", None) or [])).encode("utf-8"))
+    else:
+        digest.update("\n".join(tokenizer.get_vocabulary()).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def tokenizer_identity(tokenizer):
+    """What decides the ids a tokenizer gives a text, in one dict: its settings (``tokenizer_options``,
+    the family included for families other than BERT) and a digest of its vocabulary (``assets``). Equal
+    identities read text the same way: the token cache key, ``--init_from`` and ``--teachers`` use it."""
+    return {**tokenizer_options(tokenizer), "assets": tokenizer_assets_digest(tokenizer)}
 
 
 def _plain(value):

@@ -77,3 +77,15 @@ def packer_for(tokenizer, sequence_length, truncate="round_robin"):
 def special_token_count(packer, segments):
     """How many special tokens ``packer`` adds to ``segments`` segments (start, separators, end)."""
     return len(packer.start_value) + len(packer.end_value) + len(packer.sep_value) * (segments - 1)
+
+
+def packing_description(tokenizer, packer):
+    """How ``packer`` packs texts, for clients that tokenise themselves (``tokenizer.json``)."""
+    tokens = lambda ids: [tokenizer.id_to_token(int(i)) for i in ids]  # noqa: E731
+    return {
+        "family": family_name(tokenizer),
+        "start": tokens(packer.start_value), "separator": tokens(packer.sep_value), "end": tokens(packer.end_value),
+        "pad_id": int(tokenizer.pad_token_id),
+        "layout": "start A separator B end (a single text: start A end); segment ids 0 up to and including the"
+                  " separator, 1 after it; truncation round-robin, the longer text first",
+    }

@@ -8,7 +8,7 @@ source does not know start fresh; the source's other heads are not loaded.
 import keras_hub
 
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.backbone import tokenizer_options
+from mtdnn_tf.models.backbone import tokenizer_identity
 from mtdnn_tf.models.encoders import family_name
 
 BACKBONE_TYPES = (keras_hub.models.Backbone,)  # every keras-hub encoder family
@@ -111,11 +111,11 @@ def check_source_fits(source, head_input, max_seq_length, tokenizer=None, origin
     if theirs_family != ours_family:
         raise UserInputError(f"{origin}: {source.model_dir} was trained with a {theirs_family} encoder, this run's"
                              f" --preset is {ours_family}")
-    if tokenizer.get_vocabulary() != source.tokenizer.get_vocabulary():
+    ours, theirs = tokenizer_identity(tokenizer), tokenizer_identity(source.tokenizer)
+    if ours.pop("assets") != theirs.pop("assets"):
         raise UserInputError(f"{origin}: {source.model_dir} was trained with another vocabulary "
                              f"({source.tokenizer.vocabulary_size()} tokens) than --preset/--vocab_file "
                              f"({tokenizer.vocabulary_size()} tokens)")
-    ours, theirs = tokenizer_options(tokenizer), tokenizer_options(source.tokenizer)
     if ours != theirs:
         differ = ", ".join(f"{k}={theirs[k]} (here {ours[k]})" for k in ours if ours[k] != theirs[k])
         raise UserInputError(f"{origin}: {source.model_dir} was tokenised with other settings: {differ}")

@@ -1,14 +1,13 @@
 """One SavedModel with a signature per task, on raw text or on token ids, for TF Serving."""
 
-import json
 import pathlib
 
 import keras
 import tensorflow as tf
 
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.backbone import tokenizer_options
 from mtdnn_tf.atomic_files import atomic_directory
+from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
 from mtdnn_tf.serving.signatures import (
     input_signature,
     make_serving_function,
@@ -31,8 +30,8 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
     text; loading it needs ``import tensorflow_text`` (its WordPiece ops), and
     a model server needs those ops linked in. With ``inputs="token_ids"`` the
     signatures take packed ids (see ``signatures``) and use core TensorFlow
-    ops only; ``vocabulary.txt`` and ``tokenizer.json`` (how to tokenise:
-    lowercasing, accent stripping) are written beside ``saved_model.pb`` under
+    ops only; the tokenizer's files and ``tokenizer.json`` (its settings and how
+    to pack: ``tokenizer_files``) are written beside ``saved_model.pb`` under
     ``assets.extra/`` for clients.
 
     Args:
@@ -73,7 +72,5 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         if inputs == "token_ids":
             extra = pathlib.Path(tmp) / "assets.extra"
             extra.mkdir(exist_ok=True)
-            trained.tokenizer.save_assets(str(extra))
-            options = {**tokenizer_options(trained.tokenizer), "max_seq_length": trained.max_seq_length}
-            (extra / "tokenizer.json").write_text(json.dumps(options, indent=2) + "\n", encoding="utf-8")
+            write_tokenizer_files(trained.tokenizer, trained.max_seq_length, extra)
     return export_dir

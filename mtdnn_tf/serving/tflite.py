@@ -11,7 +11,6 @@ which freezes the variables into the flatbuffer: converting concrete functions
 directly left resource variables uninitialised and produced NaN here.
 """
 
-import json
 import pathlib
 import tempfile
 
@@ -21,8 +20,8 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.data.packing import FEATURES
-from mtdnn_tf.models.backbone import tokenizer_options
 from mtdnn_tf.models.mtdnn_model import task_model
+from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
 
 
 def _task_function(task, head_model):
@@ -50,7 +49,7 @@ def convert_task(trained, task_name, seq_length, quantize=False):
 
 def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrite=False):
     """Writes ``<task>.tflite`` for every task (and ``<task>.int8.tflite`` with ``quantize``),
-    plus ``vocabulary.txt`` and ``tokenizer.json`` (lowercasing, accent stripping, length),
+    plus the tokenizer's files and ``tokenizer.json`` (its settings, the length and how to pack),
     into ``export_dir`` (atomically)."""
     seq_length = seq_length or trained.max_seq_length
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
@@ -59,12 +58,12 @@ def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrit
             (tmp / f"{name}.tflite").write_bytes(convert_task(trained, name, seq_length))
             if quantize:
                 (tmp / f"{name}.int8.tflite").write_bytes(convert_task(trained, name, seq_length, True))
-        trained.tokenizer.save_assets(str(tmp))
-        options = {**tokenizer_options(trained.tokenizer), "max_seq_length": seq_length}
-        (tmp / "tokenizer.json").write_text(json.dumps(options, indent=2) + "\n", encoding="utf-8")
+        packing = write_tokenizer_files(trained.tokenizer, seq_length, tmp)
+        start, separator, end = (" ".join(packing[k]) for k in ("start", "separator", "end"))
         (tmp / "README.txt").write_text(
             f"Inputs: token_ids, segment_ids, padding_mask, int32 [batch, {seq_length}];\n"
-            "pack as [CLS] A [SEP] (B [SEP]) with vocabulary.txt and the settings in tokenizer.json, pad with 0.\n"
+            f"pack as {start} A {separator} B {end} (one text: {start} A {end}) with the tokenizer's files and the"
+            f" settings in tokenizer.json, pad with {packing['pad_id']}.\n"
             "Outputs: probabilities (classification) or score (regression, ranking).\n",
             encoding="utf-8",
         )

@@ -24,7 +24,7 @@ import tensorflow as tf
 from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.metrics import compute_metrics
-from mtdnn_tf.models.backbone import tokenizer_options
+from mtdnn_tf.models.backbone import tokenizer_identity
 from mtdnn_tf.models.encoders import family_name
 from mtdnn_tf.models.init_from import check_tasks_match, task_meaning
 from mtdnn_tf.training.evaluator import Evaluator
@@ -61,12 +61,12 @@ def check_teacher_fits(teacher, tokenizer, max_seq_length):
     if family_name(teacher.tokenizer) != family_name(tokenizer):
         raise UserInputError(f"{where} was trained with a {family_name(teacher.tokenizer)} encoder, the student's"
                              f" is {family_name(tokenizer)}")
-    if teacher.tokenizer.get_vocabulary() != tokenizer.get_vocabulary():
+    theirs, ours = tokenizer_identity(teacher.tokenizer), tokenizer_identity(tokenizer)
+    if theirs.pop("assets") != ours.pop("assets"):
         raise UserInputError(f"{where} was trained with another vocabulary: its predictions of the student's"
                              " token ids would mean nothing")
-    if tokenizer_options(teacher.tokenizer) != tokenizer_options(tokenizer):
-        raise UserInputError(f"{where} was trained with other tokenizer settings "
-                             f"({tokenizer_options(teacher.tokenizer)} vs {tokenizer_options(tokenizer)})")
+    if theirs != ours:
+        raise UserInputError(f"{where} was trained with other tokenizer settings ({theirs} vs {ours})")
     if teacher.max_seq_length < max_seq_length:
         raise UserInputError(f"{where} was trained at --max_seq_length={teacher.max_seq_length}, shorter than the"
                              f" student's {max_seq_length}")
