@@ -72,5 +72,5 @@ def test_the_trained_encoder_round_trips_as_a_keras_hub_preset_and_a_hugging_fac
     np.testing.assert_allclose(again[1], ours[1], atol=1e-5)  # the pooler too
     assert load_tokenizer(str(hf_dir))("Café") == trained.tokenizer("cafe")  # the run's normalisation travels
 
-    with pytest.raises(UserInputError, match=r"--export_dir: .* exists \(give --overwrite"):
+    with pytest.raises(UserInputError, match=r"^--export_dir: .* already exists \(choose a new version, or --overwrite\)$"):
         export_hugging_face(trained, hf_dir)

@@ -20,7 +20,7 @@ import shutil
 
 import numpy as np
 
-from mtdnn_tf.atomic_files import write_text_atomically
+from mtdnn_tf.atomic_files import atomic_directory, write_text_atomically
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.encoders import family_name
 from mtdnn_tf.models.init_from import source_backbone
@@ -28,30 +28,20 @@ from mtdnn_tf.models.init_from import source_backbone
 HEADS_DIR = "mtdnn"
 
 
-def _fresh_dir(export_dir, overwrite):
-    export_dir = pathlib.Path(export_dir)
-    if export_dir.exists():
-        if not overwrite:
-            raise UserInputError(f"--export_dir: {export_dir} exists (give --overwrite to replace it)")
-        shutil.rmtree(export_dir)
-    export_dir.mkdir(parents=True)
-    return export_dir
-
-
 def export_keras_hub_preset(trained, export_dir, overwrite=False):
     """Writes ``trained``'s encoder and tokenizer as a keras-hub preset directory, and its task heads (the
     multi-task ``model.keras`` and task files) under ``<export_dir>/mtdnn/``."""
-    export_dir = _fresh_dir(export_dir, overwrite)
-    source_backbone(trained.model).save_to_preset(str(export_dir))
-    trained.tokenizer.save_to_preset(str(export_dir))
-    heads = export_dir / HEADS_DIR
-    heads.mkdir()
-    shutil.copyfile(pathlib.Path(trained.model_dir) / "model.keras", heads / "model.keras")
-    shutil.copytree(pathlib.Path(trained.model_dir) / "tasks", heads / "tasks")
-    for name in ("run_settings.json", "tokenizer.json"):
-        if (pathlib.Path(trained.model_dir) / name).is_file():
-            shutil.copyfile(pathlib.Path(trained.model_dir) / name, heads / name)
-    return export_dir
+    with atomic_directory(export_dir, overwrite=overwrite) as tmp:
+        source_backbone(trained.model).save_to_preset(str(tmp))
+        trained.tokenizer.save_to_preset(str(tmp))
+        heads = tmp / HEADS_DIR
+        heads.mkdir()
+        shutil.copyfile(pathlib.Path(trained.model_dir) / "model.keras", heads / "model.keras")
+        shutil.copytree(pathlib.Path(trained.model_dir) / "tasks", heads / "tasks")
+        for name in ("run_settings.json", "tokenizer.json"):
+            if (pathlib.Path(trained.model_dir) / name).is_file():
+                shutil.copyfile(pathlib.Path(trained.model_dir) / name, heads / name)
+    return pathlib.Path(export_dir)
 
 
 def bert_to_hugging_face(backbone):
@@ -108,25 +98,25 @@ def export_hugging_face(trained, export_dir, overwrite=False):
     if family != "bert":
         raise UserInputError(f"--format=hugging_face: writes BERT encoders; this run's encoder is {family}"
                              " (use --format=keras_hub_preset)")
-    export_dir = _fresh_dir(export_dir, overwrite)
-    save_file(bert_to_hugging_face(backbone), str(export_dir / "model.safetensors"), metadata={"format": "pt"})
-    config = {
-        "architectures": ["BertModel"], "model_type": "bert",
-        "vocab_size": backbone.vocabulary_size, "hidden_size": backbone.hidden_dim,
-        "num_hidden_layers": backbone.num_layers, "num_attention_heads": backbone.num_heads,
-        "intermediate_size": backbone.intermediate_dim, "max_position_embeddings": backbone.max_sequence_length,
-        "type_vocab_size": backbone.num_segments, "hidden_act": "gelu", "layer_norm_eps": 1e-12,
-        "hidden_dropout_prob": backbone.dropout, "attention_probs_dropout_prob": backbone.dropout,
-        "pad_token_id": trained.tokenizer.pad_token_id, "position_embedding_type": "absolute",
-    }
-    write_text_atomically(export_dir / "config.json", json.dumps(config, indent=2) + "\n")
-    tokenizer = trained.tokenizer
-    (export_dir / "vocab.txt").write_text("\n".join(tokenizer.get_vocabulary()) + "\n", encoding="utf-8")
-    tokenizer_config = {
-        "tokenizer_class": "BertTokenizer", "do_lower_case": bool(tokenizer.lowercase),
-        "strip_accents": bool(tokenizer.strip_accents), "tokenize_chinese_chars": bool(tokenizer.split_on_cjk),
-        "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
-        "mask_token": "[MASK]", "model_max_length": backbone.max_sequence_length,
-    }
-    write_text_atomically(export_dir / "tokenizer_config.json", json.dumps(tokenizer_config, indent=2) + "\n")
-    return export_dir
+    with atomic_directory(export_dir, overwrite=overwrite) as tmp:
+        save_file(bert_to_hugging_face(backbone), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        config = {
+            "architectures": ["BertModel"], "model_type": "bert",
+            "vocab_size": backbone.vocabulary_size, "hidden_size": backbone.hidden_dim,
+            "num_hidden_layers": backbone.num_layers, "num_attention_heads": backbone.num_heads,
+            "intermediate_size": backbone.intermediate_dim, "max_position_embeddings": backbone.max_sequence_length,
+            "type_vocab_size": backbone.num_segments, "hidden_act": "gelu", "layer_norm_eps": 1e-12,
+            "hidden_dropout_prob": backbone.dropout, "attention_probs_dropout_prob": backbone.dropout,
+            "pad_token_id": trained.tokenizer.pad_token_id, "position_embedding_type": "absolute",
+        }
+        write_text_atomically(tmp / "config.json", json.dumps(config, indent=2) + "\n")
+        tokenizer = trained.tokenizer
+        (tmp / "vocab.txt").write_text("\n".join(tokenizer.get_vocabulary()) + "\n", encoding="utf-8")
+        tokenizer_config = {
+            "tokenizer_class": "BertTokenizer", "do_lower_case": bool(tokenizer.lowercase),
+            "strip_accents": bool(tokenizer.strip_accents), "tokenize_chinese_chars": bool(tokenizer.split_on_cjk),
+            "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
+            "mask_token": "[MASK]", "model_max_length": backbone.max_sequence_length,
+        }
+        write_text_atomically(tmp / "tokenizer_config.json", json.dumps(tokenizer_config, indent=2) + "\n")
+    return pathlib.Path(export_dir)

@@ -3,9 +3,8 @@
 import json
 import pathlib
 
-from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.models.backbone import tokenizer_options
-from mtdnn_tf.models.encoders import packing_description
+from mtdnn_tf.models.encoders import packer_for, packing_description
 
 TOKENIZER_SETTINGS_FILE = "tokenizer.json"
 
@@ -17,7 +16,7 @@ def write_tokenizer_files(tokenizer, max_seq_length, directory):
     packing description."""
     directory = pathlib.Path(directory)
     tokenizer.save_assets(str(directory))
-    packing = packing_description(tokenizer, TextPacker(tokenizer, max_seq_length).packer)
+    packing = packing_description(tokenizer, packer_for(tokenizer, max_seq_length))
     settings = {**tokenizer_options(tokenizer), "max_seq_length": max_seq_length, "packing": packing}
     (directory / TOKENIZER_SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return packing
