@@ -50,10 +50,11 @@ def _byte_pair(texts):
     return vocabulary, merges
 
 
-def tokenizer_of(family, demo_dir):
-    """A tiny tokenizer of ``family`` covering the demo suite's words."""
+def tokenizer_of(family, demo_dir, texts=None):
+    """A tiny tokenizer of ``family`` covering the demo suite's words (or, for the byte-pair and
+    SentencePiece families, those of ``texts``)."""
     m = keras_hub.models
-    texts = demo_texts(demo_dir)
+    texts = texts or demo_texts(demo_dir)
     wordpiece = (demo_dir / "vocab.txt").read_text(encoding="utf-8").splitlines()
     if family in ("bert", "distil_bert", "electra"):
         cls = {"bert": m.BertTokenizer, "distil_bert": m.DistilBertTokenizer, "electra": m.ElectraTokenizer}[family]

@@ -97,6 +97,12 @@ for family, path in json.loads(sys.argv[1]).items():
     model = tf.saved_model.load(path)
     out[family] = {{name: {{k: v.numpy().tolist() for k, v in model.signatures[name](**x).items()}}
                    for name, x in inputs.items()}}
+for family, export in json.loads(sys.argv[2]).items():
+    model = tf.saved_model.load(export["path"])
+    out[family + ", token ids"] = {{
+        name: {{k: v.numpy().tolist() for k, v in model.signatures[name](
+            **{{f: tf.constant(x, tf.int32) for f, x in request["features"].items()}}).items()}}
+        for name, request in export["requests"].items()}}
 out["mtdnn_tf imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
 print(json.dumps(out, default=lambda b: b.decode()))
 """
@@ -104,23 +110,26 @@ print(json.dumps(out, default=lambda b: b.decode()))
 
 @pytest.mark.slow
 def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, family_dir, tmp_path):
-    """Per family: an epoch of all four task types, the run saved, exported as a raw-text SavedModel; then
-    one fresh process (without mtdnn_tf) serves every family's SavedModel, equal to its Keras model."""
+    """Per family: an epoch of all four task types, the run saved, exported as raw-text and token-id
+    SavedModels; one fresh process (without mtdnn_tf) serves every family's SavedModels, equal to its Keras
+    model. TFLite: one task type per family (the four types rotate over the seven families), equal too."""
     import json
     import subprocess
     import sys
 
-    from test_serving import CANDIDATES, PAIRS, QUERY, _in_memory
+    from test_serving import (CANDIDATES, PAIRS, QUERY, _in_memory, assert_token_id_outputs_equal,
+                              token_id_requests)
 
     from mtdnn_tf.run_directory import load_trained_model, save_run
     from mtdnn_tf.serving.saved_model import export_saved_model
+    from mtdnn_tf.serving.tflite import TFLiteRunner, convert_task
     from mtdnn_tf.training.assembly import make_trainer
     from mtdnn_tf.training.train_config import TrainConfig
 
     tasks = load_tasks(ALL_TYPES)
     config = TrainConfig(epochs=1, batch_size=16, learning_rate=2e-3, seed=0, verbose=0)
-    exports, expected = {}, {}
-    for family, tokenizer in tokenizers.items():
+    exports, id_exports, expected, trained_models = {}, {}, {}, {}
+    for index, (family, tokenizer) in enumerate(tokenizers.items()):
         data = demo_data(tasks, family_dir, tokenizer)
         run_dir = tmp_path / family
         trainer = make_trainer(lambda: backbone_of(family, tokenizer.vocabulary_size()), tasks, data.train,
@@ -137,13 +146,30 @@ def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, f
         assert family_name(trained.tokenizer) == family
         exports[family] = str(tmp_path / "export" / family / "1")
         export_saved_model(trained, exports[family], default_task="demo_pair")
+        id_path = tmp_path / "ids" / family / "1"
+        export_saved_model(trained, id_path, inputs="token_ids")
+        id_exports[family] = {"path": str(id_path), "requests": token_id_requests(trained)}
         expected[family] = {name: _in_memory(trained, name) for name in ALL_TYPES}
+        trained_models[family] = trained
+
+        name = ALL_TYPES[index % len(ALL_TYPES)]
+        (tmp_path / f"{family}.tflite").write_bytes(convert_task(trained, name, 24))
+        request = {k: np.asarray(v, np.int32) for k, v in token_id_requests(trained)[name]["features"].items()}
+        if tasks[name].type == "ranking":  # TFLite scores (query, candidate) pairs: one row each
+            request = {k: v[0] for k, v in request.items()}
+        got = TFLiteRunner(tmp_path / f"{family}.tflite")(request)
+        want = expected[family][name][{"classification": "probabilities", "ranking": "scores"}.get(
+            tasks[name].type, "score")]
+        np.testing.assert_allclose(got.reshape(-1)[:want.size], want.reshape(-1), atol=1e-4,
+                                   err_msg=f"{family} {name} TFLite")
     script = SERVE_ALL.format(pairs=list(PAIRS), query=QUERY, candidates=CANDIDATES)
-    result = subprocess.run([sys.executable, "-c", script, json.dumps(exports)], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run([sys.executable, "-c", script, json.dumps(exports), json.dumps(id_exports)],
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served.pop("mtdnn_tf imported") is False
+    for family, trained in trained_models.items():
+        assert_token_id_outputs_equal(served.pop(f"{family}, token ids"), trained)
     for family, by_task in expected.items():
         for name, outputs in by_task.items():
             for key, value in outputs.items():
@@ -187,3 +213,86 @@ def test_a_byte_pair_vocabulary_is_identified_by_its_ids_and_merges(tokenizers):
     swapped[first], swapped[second] = swapped[second], swapped[first]  # the same tokens, other ids
     other = keras_hub.models.RobertaTokenizer(vocabulary=swapped, merges=list(roberta.merges))
     assert tokenizer_identity(other)["assets"] != tokenizer_identity(roberta)["assets"]
+
+
+ACCENTED, PLAIN = "Café Zürich", "cafe zurich"  # and the same accents decomposed (NFD), below
+DECOMPOSED = "Cafe\u0301 Zu\u0308rich"
+
+
+def _normalisation_vocabulary():
+    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cafe", "zurich", "café", "zürich", "Café", "Zürich"]
+
+
+def _hugging_face_wordpiece_dir(path, model_type):
+    import json
+
+    path.mkdir()
+    (path / "vocab.txt").write_text("\n".join(_normalisation_vocabulary()) + "\n", encoding="utf-8")
+    (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
+    (path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    return path
+
+
+def _ids(tokenizer, text):
+    return np.asarray(tokenizer(text)).tolist()
+
+
+@pytest.mark.parametrize("family", ["bert", "distil_bert"])
+def test_an_uncased_hugging_face_wordpiece_directory_strips_accents_in_every_family(family, tmp_path):
+    """Hugging Face's BERT-style tokenizers strip accents when lowercasing (strip_accents: null); keras-hub's
+    converters read only do_lower_case, for DistilBERT as for BERT."""
+    from mtdnn_tf.models.backbone import load_tokenizer
+
+    tokenizer = load_tokenizer(str(_hugging_face_wordpiece_dir(tmp_path / family, family.replace("_", ""))))
+    assert family_name(tokenizer) == family
+    assert _ids(tokenizer, ACCENTED) == _ids(tokenizer, PLAIN) == _ids(tokenizer, DECOMPOSED) == [5, 6]
+
+
+def test_an_uncased_keras_preset_keeps_its_normalisation(tmp_path):
+    """A keras-hub preset (ELECTRA here: no Hugging Face converter in keras-hub) keeps the settings it was
+    saved with: lowercase and strip accents."""
+    import keras_hub
+
+    from mtdnn_tf.models.backbone import load_tokenizer
+
+    backbone_of("electra", len(_normalisation_vocabulary())).save_to_preset(str(tmp_path))
+    keras_hub.models.ElectraTokenizer(vocabulary=_normalisation_vocabulary(), lowercase=True,
+                                      strip_accents=True).save_to_preset(str(tmp_path))
+    tokenizer = load_tokenizer(str(tmp_path))
+    assert family_name(tokenizer) == "electra"
+    assert _ids(tokenizer, ACCENTED) == _ids(tokenizer, PLAIN) == [5, 6]
+
+
+@pytest.mark.parametrize("family", ["albert", "deberta_v3", "xlm_roberta"])
+def test_sentencepiece_families_normalise_as_their_model_says(family, family_dir):
+    """A SentencePiece model's own normaliser (NFKC by default) decides: composed and decomposed accents
+    are one text; case and accents are kept (these families are cased)."""
+    tokenizer = tokenizer_of(family, family_dir, texts=[ACCENTED, PLAIN] * 8)
+    unknown = tokenizer.token_to_id("[UNK]" if family == "deberta_v3" else "<unk>")
+    accented = _ids(tokenizer, ACCENTED)
+    assert unknown not in accented and accented == _ids(tokenizer, DECOMPOSED)
+    assert accented != _ids(tokenizer, PLAIN) and unknown not in _ids(tokenizer, PLAIN)
+
+
+def test_byte_pair_families_keep_every_byte(family_dir):
+    """RoBERTa's byte-level BPE normalises nothing: each spelling has its own ids and decodes to itself."""
+    tokenizer = tokenizer_of("roberta", family_dir, texts=[ACCENTED, DECOMPOSED, PLAIN])
+    spellings = [_ids(tokenizer, text) for text in (ACCENTED, DECOMPOSED, PLAIN)]
+    assert len({tuple(ids) for ids in spellings}) == 3
+    for text, ids in zip((ACCENTED, DECOMPOSED, PLAIN), spellings):
+        assert tokenizer.detokenize(ids) == text
+
+
+def test_an_uncased_hugging_face_albert_directory_says_keras_hub_keeps_case(tokenizers, tmp_path, capsys):
+    import json
+
+    from mtdnn_tf.models.backbone import load_tokenizer
+
+    (tmp_path / "spiece.model").write_bytes(tokenizers["albert"].proto)
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({}))  # do_lower_case defaults to true
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "albert"}))
+    tokenizer = load_tokenizer(str(tmp_path))
+    assert family_name(tokenizer) == "albert"
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith(f"warning: {tmp_path / 'tokenizer_config.json'}: "
+                                                       "do_lower_case is not applied")

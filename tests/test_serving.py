@@ -234,21 +234,45 @@ print(json.dumps(out, default=lambda b: b.decode()))
 """
 
 
-def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
-    trained_model = load_trained_model(trained)
-    export_dir = tmp_path / "ids" / "1"
-    export_saved_model(trained_model, export_dir, inputs="token_ids")
+def token_id_requests(trained_model):
+    """Per task, the token-id signature's request for the inputs ``_in_memory`` computes (a ranking group
+    gets a padding candidate, all-zero mask, beside its three)."""
     packer = trained_model.packer()
     inputs = {}
     for name, task in trained_model.tasks.items():
         if task.type == "ranking":
             packed = packer.pack(QUERY * 3, CANDIDATES[0])
-            # one group of three candidates and a padding candidate (all-zero mask)
             features = {k: np.concatenate([v, np.zeros_like(v[:1])])[np.newaxis].tolist() for k, v in packed.items()}
-            inputs[name] = {"signature": name, "features": features}
         else:
             packed = packer.pack(*(PAIRS if task.is_pair else PAIRS[:1]))
-            inputs[name] = {"signature": name, "features": {k: v.tolist() for k, v in packed.items()}}
+            features = {k: v.tolist() for k, v in packed.items()}
+        inputs[name] = {"signature": name, "features": features}
+    return inputs
+
+
+def assert_token_id_outputs_equal(served, trained_model):
+    """The token-id signatures' answers (``ID_LOADER``'s) equal the in-memory model's."""
+    for name, task in trained_model.tasks.items():
+        expected = _in_memory(trained_model, name)
+        scores = served[name].get("scores")
+        if task.type == "ranking":
+            assert scores[0][3] == -1e9  # the padding candidate
+            served[name]["scores"] = [scores[0][:3]]
+        for key, value in expected.items():
+            if value.dtype.kind in "fi":
+                np.testing.assert_allclose(np.asarray(served[name][key]), value, atol=1e-5, err_msg=f"{name}/{key}")
+            else:
+                assert served[name][key] == [v.decode() for v in value], name
+
+
+def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
+    trained_model = load_trained_model(trained)
+    export_dir = tmp_path / "ids" / "1"
+    export_saved_model(trained_model, export_dir, inputs="token_ids")
+    inputs = token_id_requests(trained_model)
+    for name, task in trained_model.tasks.items():
+        if task.type != "ranking":
+            packed = {k: np.asarray(v) for k, v in inputs[name]["features"].items()}
             # Any length the client sends: cut to the longest real sequence (13 of 24 columns, say), the
             # signature pads it to a bucket length and answers the same.
             real = int(packed["padding_mask"].sum(-1).max())
@@ -268,16 +292,7 @@ def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
                     assert value == full[key], name
                 else:
                     np.testing.assert_allclose(value, full[key], atol=1e-5, err_msg=f"{name}/{key}")
-    for name, task in trained_model.tasks.items():
-        expected = _in_memory(trained_model, name)
-        if task.type == "ranking":
-            assert served[name]["scores"][0][3] == -1e9
-            served[name]["scores"] = [served[name]["scores"][0][:3]]
-        for key, value in expected.items():
-            if value.dtype.kind in "fi":
-                np.testing.assert_allclose(np.asarray(served[name][key]), value, atol=1e-5, err_msg=f"{name}/{key}")
-            else:
-                assert served[name][key] == [v.decode() for v in value]
+    assert_token_id_outputs_equal(served, trained_model)
     assert (export_dir / "assets.extra" / "vocabulary.txt").read_text().splitlines() == \
         trained_model.tokenizer.get_vocabulary()
     assert json.loads((export_dir / "assets.extra" / "tokenizer.json").read_text())["lowercase"] is True

@@ -14,6 +14,7 @@ explicit sizes instead.
 import hashlib
 import json
 import pathlib
+import sys
 
 import keras_hub
 
@@ -122,6 +123,16 @@ def tokenizer_identity(tokenizer):
     return {**tokenizer_options(tokenizer), "assets": tokenizer_assets_digest(tokenizer)}
 
 
+def _warn_unapplied_lowercasing(preset, tokenizer, options):
+    """Hugging Face's ALBERT tokenizer lowercases and strips accents before SentencePiece when
+    ``do_lower_case`` (its default); keras-hub's ``AlbertTokenizer`` has no such setting, so say so."""
+    config = json.loads((pathlib.Path(preset) / HF_TOKENIZER_CONFIG).read_text(encoding="utf-8"))
+    if family_name(tokenizer) == "albert" and config.get("do_lower_case", True):
+        print(f"warning: {pathlib.Path(preset) / HF_TOKENIZER_CONFIG}: do_lower_case is not applied by keras-hub's "
+              "AlbertTokenizer; lowercase and strip accents from the text before training and serving, or "
+              "cased text gets other ids than in Hugging Face", file=sys.stderr)
+
+
 def _plain(value):
     return value is None or isinstance(value, (bool, int, float, str, list, tuple))
 
@@ -148,10 +159,14 @@ def load_tokenizer(preset=None, vocab_file=None, lowercase=True):
         options = hugging_face_tokenizer_options(preset) if pathlib.Path(preset).is_dir() else None
         try:
             tokenizer = keras_hub.models.Tokenizer.from_preset(preset)  # the preset's family
-            if options is None or not isinstance(tokenizer, keras_hub.models.BertTokenizer):
+            if options is None:
                 return tokenizer
-            # keras-hub's converter sets `lowercase` from the same file; the rest it leaves at defaults.
-            tokenizer = keras_hub.models.BertTokenizer.from_preset(
+            if not isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer):
+                _warn_unapplied_lowercasing(preset, tokenizer, options)
+                return tokenizer
+            # keras-hub's converters (BERT, DistilBERT) set `lowercase` from the same file; the rest they
+            # leave at defaults.
+            tokenizer = type(tokenizer).from_preset(
                 preset, strip_accents=options["strip_accents"], split_on_cjk=options["split_on_cjk"])
         except Exception as e:  # keras-hub raises several types for missing or unreachable presets
             raise UserInputError(f"--preset: cannot load a tokenizer from {preset!r}: {e}") from None
