@@ -28,6 +28,7 @@ setup(
         "absl-py",
         "safetensors",
         "scikit-learn",
+        "seqeval",
         "scipy",
         "pyyaml",
         "matplotlib",

@@ -67,6 +67,37 @@ def ranking_pair_accuracy(scores, labels):
     return float(np.mean(predicted[valid] == labels[valid]))
 
 
+def _entity_scores(predicted, gold):
+    """seqeval's strict IOB2 entity scores of tag sequences (lists of tag strings per sentence): an entity
+    counts only if its type and exact span match, as CoNLL's evaluation counts it."""
+    from seqeval import metrics as seqeval  # noqa: PLC0415 - only sequence labelling needs it
+    from seqeval.scheme import IOB2  # noqa: PLC0415
+
+    options = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
+    return (float(seqeval.precision_score(gold, predicted, **options)),
+            float(seqeval.recall_score(gold, predicted, **options)),
+            float(seqeval.f1_score(gold, predicted, **options)))
+
+
+def entity_precision(predicted, gold):
+    return _entity_scores(predicted, gold)[0]
+
+
+def entity_recall(predicted, gold):
+    return _entity_scores(predicted, gold)[1]
+
+
+def entity_f1(predicted, gold):
+    """Micro-averaged entity F1 over every entity type (CoNLL-2003's metric)."""
+    return _entity_scores(predicted, gold)[2]
+
+
+def token_accuracy(predicted, gold):
+    """The share of words whose predicted tag is the gold tag."""
+    pairs = [(p, g) for p_row, g_row in zip(predicted, gold) for p, g in zip(p_row, g_row)]
+    return float(np.mean([p == g for p, g in pairs])) if pairs else 0.0
+
+
 def compute_metrics(task, outputs, labels):
     """Metric name -> value for one evaluated split (the task's ``metrics`` list).
 

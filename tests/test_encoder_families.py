@@ -66,6 +66,7 @@ def test_the_written_tokenizer_files_say_how_to_pack_each_family(tokenizers, tmp
         assert features["token_ids"][0][real].tolist() == expected, family
         assert features["segment_ids"][0][real].tolist() == [0] * len(first) + [1] * (len(expected) - len(first))
         assert packing["pad_id"] == tokenizer.pad_token_id
+        assert ("leading space" in packing["words"]) == (family == "roberta"), family  # byte-level BPE only
 
 
 def test_the_family_is_read_from_the_backbone_and_tokenizer(tokenizers):

@@ -22,7 +22,7 @@ files:
 
 
 def test_built_in_types_are_registered_and_unknown_ones_name_the_choices(tmp_path):
-    assert task_type_names() == ("classification", "regression", "ranking")
+    assert task_type_names() == ("classification", "regression", "ranking", "sequence_labeling")
     with pytest.raises(KeyError, match=r"unknown task type 'tagging' \(registered: classification, regression"):
         get_task_type("tagging")
     path = tmp_path / "t.yaml"

@@ -20,7 +20,8 @@ from mtdnn_tf.data.sequences import PackedSequences
 
 # 2: truncation counts in the entry; tokenizer options in the key. 3: real-length sequences, memory-mapped.
 # (The key holds the tokenizer's identity: its family and vocabulary digest, since the encoder families.)
-FORMAT_VERSION = 3
+# 4: a split's per-unit extras (sequence labelling's word positions).
+FORMAT_VERSION = 4
 
 
 def cache_key(data_file, task, tokenizer_identity, max_seq_length, **options):
@@ -54,6 +55,7 @@ def load(cache_dir, key):
         source=meta["source"],
         group_matrix=np.load(path / "group_matrix.npy") if meta["has_groups"] else None,
         truncation=meta["truncation"],
+        extras={name: np.load(path / f"extra_{name}.npy") for name in meta.get("extras", [])},
     )
 
 
@@ -63,13 +65,16 @@ def save(cache_dir, key, split):
     cache_dir = pathlib.Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     meta = {"has_labels": split.labels is not None, "has_groups": split.group_matrix is not None,
-            "skipped": split.skipped, "source": split.source, "truncation": split.truncation}
+            "skipped": split.skipped, "source": split.source, "truncation": split.truncation,
+            "extras": sorted(split.extras)}
     with atomic_directory(cache_dir / key, overwrite=True) as tmp:
         split.sequences.save(tmp)
         if split.labels is not None:
             np.save(tmp / "labels.npy", split.labels)
         if split.group_matrix is not None:
             np.save(tmp / "group_matrix.npy", split.group_matrix)
+        for name, values in split.extras.items():
+            np.save(tmp / f"extra_{name}.npy", values)
         (tmp / "ids.json").write_text(json.dumps([str(i) for i in split.ids]), encoding="utf-8")
         # Written last: an entry without it is incomplete and not read.
         (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")

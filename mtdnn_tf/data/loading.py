@@ -90,6 +90,10 @@ def load_packed_data(tasks, packer, source, train_fraction=1.0, fraction_seed=0,
             data.truncated[f"{name}/{split}"] = packed.truncation
             if verbose and packed.truncation["truncated"]:
                 print(describe_truncation(packed.truncation, packed.source or f"{name}/{split}"))
+            if verbose and packed.truncation.get("windowed"):
+                print(f"Windows of whole words in {packed.source or f'{name}/{split}'}: {packed.truncation['windowed']}"
+                      f" of {packed.truncation['examples']} sentences are longer than {packer.max_seq_length} tokens"
+                      " and packed as several sequences (every word is labelled)")
             if split == "train":
                 data.train[name] = packed
             else:

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.sequences import FEATURES, PackedSequences  # noqa: F401 - FEATURES is this module's too
-from mtdnn_tf.models.encoders import packer_for, special_token_count
+from mtdnn_tf.models.encoders import packer_for, special_token_count, unknown_token_id, word_prefix
 from mtdnn_tf.progress import progress_bar
 
 
@@ -37,7 +37,7 @@ class TextPacker:
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
         self.packer = packer_for(tokenizer, max_seq_length)
-        self._tokenize = None  # pack_tensors' tf.function, made at its first call
+        self._tokenize = None  # the tokenizer's tf.function (``_tokenized``), made at its first call
 
     def _segments(self, text_a, text_b):
         segments = (self.tokenizer(text_a),)
@@ -59,10 +59,51 @@ class TextPacker:
         The texts go through one ``tf.function`` of the tokenizer, traced once per input rank: a graph
         with many calls (every serving signature's, both texts of a pair) holds the tokenizer's ops once
         (a byte-pair tokenizer is some 2,000 of them)."""
+        segments = (self._tokenized(text_a),) + (() if text_b is None else (self._tokenized(text_b),))
+        return self._pack_segments(segments)
+
+    def _tokenized(self, texts):
+        """The tokenizer's ragged ids of a string tensor, through the one traced function."""
         if self._tokenize is None:
             self._tokenize = tf.function(self.tokenizer, autograph=False, reduce_retracing=True)
-        segments = (self._tokenize(text_a),) + (() if text_b is None else (self._tokenize(text_b),))
-        return self._pack_segments(segments)
+        return self._tokenize(texts)
+
+    def word_pieces(self, words):
+        """Each word of a 1-D string tensor tokenised on its own: ragged int32 [words, (pieces)], in graph
+        or eagerly. Byte-pair words get a leading space (``word_prefix``); a word that tokenises to
+        nothing gets the unknown token, so every word has a first subword."""
+        prefix = word_prefix(self.tokenizer)
+        pieces = self._tokenized(tf.strings.join([prefix, words]) if prefix else words)
+        pieces = pieces.with_values(tf.cast(pieces.values, tf.int32))
+        empty = tf.equal(pieces.row_lengths(), 0)
+        unknown = tf.fill([tf.shape(words)[0], 1], tf.constant(unknown_token_id(self.tokenizer), tf.int32))
+        with_unknown = tf.concat([pieces, tf.RaggedTensor.from_tensor(unknown)], axis=1)
+        keep = tf.concat([tf.ones_like(pieces, tf.bool), tf.RaggedTensor.from_tensor(empty[:, None])], axis=1)
+        return tf.ragged.boolean_mask(with_unknown, keep)
+
+    def pack_word_pieces(self, pieces, words_per_sequence):
+        """Packs sequences of words (``pieces``: ragged [words, (pieces)], the words of each sequence in
+        turn; ``words_per_sequence`` [sequences]) as single texts. Returns (features [sequences,
+        max_seq_length], positions: ragged int [sequences, (words)], where each word's first subword
+        sits; a word cut by the packed length has a position at or beyond ``word_capacity_end``)."""
+        per_sequence = tf.RaggedTensor.from_row_lengths(pieces, tf.cast(words_per_sequence, tf.int64))
+        features = self._pack_segments((per_sequence.merge_dims(1, 2),))
+        counts = pieces.row_lengths()
+        before = tf.cumsum(counts, exclusive=True)  # pieces before each word, over all sequences
+        first_word = per_sequence.row_starts()
+        offsets = tf.gather(tf.concat([before, tf.zeros([1], before.dtype)], 0), first_word)  # each sequence's
+        positions = before - tf.repeat(offsets, per_sequence.row_lengths()) + len(self.packer.start_value)
+        return features, tf.RaggedTensor.from_row_lengths(positions, per_sequence.row_lengths())
+
+    @property
+    def word_capacity_end(self):
+        """The first position a word's first subword cannot take (the end tokens begin there at the latest)."""
+        return self.max_seq_length - len(self.packer.end_value)
+
+    @property
+    def word_capacity(self):
+        """How many subwords of a single text fit beside its special tokens."""
+        return self.max_seq_length - special_token_count(self.packer, 1)
 
     def pack(self, text_a, text_b=None, chunk_size=4096, description=None, with_lengths=False):
         """Packs python lists of strings; returns numpy int32 arrays [n, max_seq_length].

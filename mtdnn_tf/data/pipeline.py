@@ -46,7 +46,11 @@ class PackedSplit:
     [groups, size, length]. ``ids`` are always per example, in file order.
     ``truncation`` counts the examples that lost tokens to the packed length
     (see ``truncation_counts``). With ``soft_targets``, training batches carry
-    the teachers' targets per unit too.
+    the teachers' targets per unit too. ``extras``: further per-unit arrays a
+    task type keeps (sequence labelling: where each word sits); its
+    ``loss_counts``, if any, is how many terms each unit's loss sums (labelled
+    tokens), and a batch's loss is divided by their global total instead of
+    the unit count.
     """
 
     sequences: object
@@ -57,6 +61,7 @@ class PackedSplit:
     group_matrix: np.ndarray = None
     truncation: dict = None
     soft_targets: np.ndarray = None  # knowledge distillation: the teachers' targets per unit (see distillation)
+    extras: dict = dataclasses.field(default_factory=dict)
 
     def __len__(self):
         return len(self.group_matrix) if self.group_matrix is not None else len(self.sequences)
@@ -87,12 +92,12 @@ class PackedSplit:
 
 def pack_split(packer, examples, description=None, task=None):
     """Tokenises SplitExamples into a PackedSplit in ``task``'s batching unit (its type's
-    ``packed_split``: candidate groups for ranking), counting truncation."""
-    sequences, lengths = packer.pack_sequences(examples.text_a, examples.text_b, description=description)
-    truncation = truncation_counts(lengths, packer.max_seq_length)
+    ``pack_examples``: candidate groups for ranking, windows of words for sequence labelling), counting
+    truncation; examples without a task are packed one sequence each."""
     if task is not None:
-        return task.task_type.packed_split(task, examples, sequences, truncation)
-    return example_split(examples, sequences, truncation)
+        return task.task_type.pack_examples(task, packer, examples, description)
+    sequences, lengths = packer.pack_sequences(examples.text_a, examples.text_b, description=description)
+    return example_split(examples, sequences, truncation_counts(lengths, packer.max_seq_length))
 
 
 def example_split(examples, sequences, truncation):
@@ -322,6 +327,8 @@ def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, so
     maker = _BatchMaker(split, shard, buckets or bucket_lengths(_max_length(split)))
     labels = tf.constant(split.labels)
     soft = None if split.soft_targets is None else tf.constant(split.soft_targets)
+    counts = split.extras.get("loss_counts")
+    counts = None if counts is None else tf.constant(counts, tf.float32)
 
     def global_batch(row, size):
         units, weights = row[:size], tf.ones([size], tf.float32)
@@ -329,7 +336,8 @@ def train_dataset(split, batch_size, seed, epoch, task_index, skip_batches=0, so
             fill = batch_size - size
             units = tf.concat([units, tf.fill([fill], row[0])], 0)
             weights = tf.concat([weights, tf.zeros([fill], tf.float32)], 0)
-        return units, weights, maker.bucket(units), maker.group_width(units), tf.reduce_sum(weights)
+        terms = weights if counts is None else weights * tf.gather(counts, units)
+        return units, weights, maker.bucket(units), maker.group_width(units), tf.reduce_sum(terms)
 
     def element(units, weights, length, width, total, replica):
         start, size = maker.replica_slice(tf.size(units, out_type=tf.int64), replica)

@@ -1,4 +1,4 @@
-"""Readers for task files: GLUE / SciTail TSV and SNLI JSON lines.
+"""Readers for task files: GLUE / SciTail TSV, SNLI JSON lines and CoNLL columns (one word a line).
 
 Files are read as bytes and split on newlines by hand, so that every problem
 (invalid UTF-8, NUL bytes, a stray byte-order mark, a wrong column count, a bad
@@ -14,8 +14,6 @@ always skipped and counted.
 
 import json
 import pathlib
-
-import numpy as np
 
 from mtdnn_tf.data.examples import SplitExamples
 from mtdnn_tf.errors import UserInputError, where
@@ -98,7 +96,7 @@ class _Collector:
         label = None
         if spec.label is not None:
             raw_label = get(spec.label)
-            if raw_label in self.skip_labels:
+            if isinstance(raw_label, str) and raw_label in self.skip_labels:
                 reason = f"documented no-label rows (label {raw_label!r})"
                 self.skipped[reason] = self.skipped.get(reason, 0) + 1
                 return
@@ -107,9 +105,10 @@ class _Collector:
         text_b = get(spec.text_b) if spec.text_b is not None else None
         row_id = get(spec.id) if spec.id is not None else str(line)
         group = get(spec.group) if spec.group is not None else None
-        for value, key in ((text_a, spec.text_a), (text_b, spec.text_b)):
-            if key is not None and not isinstance(value, str):
-                raise _RowError(f"column {key!r} is not text: {value!r}")
+        try:
+            self.task.task_type.check_row(self.task, text_a, text_b, label)
+        except ValueError as e:
+            raise _RowError(str(e)) from None
         self.text_a.append(text_a)
         if text_b is not None:
             self.text_b.append(text_b)
@@ -124,7 +123,7 @@ class _Collector:
             raise UserInputError(f"{self.path}: no data rows")
         labels = None
         if self.spec.label is not None:
-            labels = np.asarray(self.labels, dtype=self.task.task_type.label_dtype)
+            labels = self.task.task_type.labels_array(self.task, self.labels)
         return SplitExamples(
             text_a=self.text_a,
             text_b=self.text_b if self.spec.text_b is not None else None,
@@ -218,6 +217,54 @@ def read_jsonl(task, spec, path, skip_malformed=False):
     return collector.result()
 
 
+def read_conll(task, spec, path, skip_malformed=False):
+    """Reads one CoNLL-format split: a word a line, its columns separated by spaces or tabs (``text_a``:
+    the word's column index, ``label``: the tag's), a blank line between sentences. ``-DOCSTART-``
+    lines (the original CoNLL-2003 files' document marks) are skipped and counted. A row is a sentence
+    (its ``id`` the line number of its first word); an error names the line of the word."""
+    collector = _Collector(task, spec, path, skip_malformed, task.files.skip_labels)
+    needed = max(k for k in (spec.text_a, spec.label) if k is not None) + 1
+    words, tags, first, bad = [], [], None, False
+
+    def flush():
+        nonlocal words, tags, first, bad
+        if words and not bad:
+            values = {spec.text_a: words, spec.label: tags, "line": str(first)}
+            try:
+                collector.add(first, lambda key: values[key if key in values else "line"])
+            except _RowError as e:
+                collector.fail_or_skip(first, str(e))
+        words, tags, first, bad = [], [], None, False
+
+    for number, raw in _lines(path):
+        if not raw.strip():
+            flush()
+            continue
+        try:
+            fields = _decode(raw).split()
+            if len(fields) < needed:
+                raise _RowError(f"expected at least {needed} columns, found {len(fields)}")
+            if fields[0] == "-DOCSTART-":
+                reason = "document marks (-DOCSTART-)"
+                collector.skipped[reason] = collector.skipped.get(reason, 0) + 1
+                continue
+            if spec.label is not None and fields[spec.label] not in collector.skip_labels:
+                convert_label(task, [fields[spec.label]])  # an unknown tag is this line's error
+        except _RowError as e:
+            collector.fail_or_skip(number, str(e))
+            bad = True  # a skipped word skips its sentence: its tags would no longer line up
+            continue
+        first = first or number
+        words.append(fields[spec.text_a])
+        if spec.label is not None:
+            tags.append(fields[spec.label])
+    flush()
+    return collector.result()
+
+
+READERS = {"tsv": read_tsv, "jsonl": read_jsonl, "conll": read_conll}
+
+
 def read_split(task, split, data_dir, skip_malformed=False):
     """Reads split ``split`` of ``task`` from ``<data_dir>/<task.files.dir>/<file>``.
 
@@ -229,8 +276,7 @@ def read_split(task, split, data_dir, skip_malformed=False):
             (unless ``skip_malformed``), or a missing directory or file.
     """
     path = split_file(task, split, data_dir)
-    reader = read_jsonl if task.files.format == "jsonl" else read_tsv
-    return reader(task, task.files.splits[split], path, skip_malformed=skip_malformed)
+    return READERS[task.files.format](task, task.files.splits[split], path, skip_malformed=skip_malformed)
 
 
 def split_file(task, split, data_dir):

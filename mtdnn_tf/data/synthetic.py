@@ -1,6 +1,6 @@
 """A small synthetic multi-task suite for the offline demo and tests.
 
-Three tasks, each learnable from its text, written as GLUE-style TSV files so
+Five tasks, each learnable from its text, written as GLUE-style TSV files (CoNLL columns for demo_ner) so
 the demo runs through the same readers as real GLUE data:
 
 - ``demo_sentiment`` (single sentence): positive when the sentence holds more
@@ -11,6 +11,10 @@ the demo runs through the same readers as real GLUE data:
   sentences share, 0 to 5.
 - ``demo_ranking`` (relevance ranking): a query names a colour, an animal and
   an object; of its four candidates, the one naming the same three is relevant.
+- ``demo_ner`` (sequence labelling, CoNLL columns ``word tag``): animals and
+  objects are entities (ANI, OBJ), a colour before one is part of it (``red
+  cat``: B-ANI I-ANI), so a colour's tag depends on the next word. Not in
+  ``TASKS`` (the demo's four); written beside them.
 
 A word-level WordPiece vocabulary (``vocab.txt``) covering every word is written
 beside them for a randomly initialised backbone.
@@ -30,6 +34,7 @@ FILLER = "the a was is very quite and then near with saw".split()
 VERBS = "sat ran slept jumped stood waited".split()
 QUESTION = "where did see".split()
 TASKS = ("demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking")
+NER_TASK = "demo_ner"
 RANKING_GROUP_SIZE = 4
 
 
@@ -82,6 +87,30 @@ def _ranking_group(rng):
     return query, [rows[i] for i in order]
 
 
+def _ner_sentence(rng):
+    """(words, IOB2 tags) of one demo_ner sentence."""
+    words, tags = [], []
+    for _ in range(int(rng.integers(2, 6))):
+        kind = int(rng.integers(0, 3))
+        if kind == 0:
+            words.append(rng.choice(FILLER + VERBS + POSITIVE))
+            tags.append("O")
+            continue
+        entity, noun = ("ANI", rng.choice(ANIMALS)) if kind == 1 else ("OBJ", rng.choice(OBJECTS))
+        span = ([rng.choice(COLOURS)] if rng.random() < 0.5 else []) + [noun]
+        words += span
+        tags += [f"B-{entity}"] + [f"I-{entity}"] * (len(span) - 1)
+    return words, tags
+
+
+def _ner_lines(size, rng):
+    lines = []
+    for _ in range(size):
+        words, tags = _ner_sentence(rng)
+        lines += [f"{w} {t}" for w, t in zip(words, tags)] + [""]
+    return lines
+
+
 _GENERATORS = {"demo_sentiment": _sentiment, "demo_pair": _pair, "demo_similarity": _similarity}
 _HEADERS = {
     "demo_sentiment": ["index", "sentence", "label"],
@@ -121,6 +150,12 @@ def write_demo_suite(data_dir, train_size=2000, dev_size=400, seed=0):
             rng = np.random.default_rng([seed, task_index, split_index])
             lines = ["\t".join(_HEADERS[task])] + _lines(task, size, rng)
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for split_index, (split, size) in enumerate((("train", train_size), ("dev", dev_size))):
+        path = data_dir / NER_TASK / f"{split}.txt"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(_ner_lines(size, np.random.default_rng([seed, len(TASKS), split_index]))),
+                            encoding="utf-8")
     vocab_path = data_dir / "vocab.txt"
     if not vocab_path.exists():
         vocab_path.parent.mkdir(parents=True, exist_ok=True)

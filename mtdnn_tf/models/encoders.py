@@ -88,4 +88,26 @@ def packing_description(tokenizer, packer):
         "pad_id": int(tokenizer.pad_token_id),
         "layout": "start A separator B end (a single text: start A end); segment ids 0 up to and including the"
                   " separator, 1 after it; truncation round-robin, the longer text first",
+        "words": "sequence labelling: tokenise each word on its own" + (" with a leading space" if word_prefix(
+                 tokenizer) else "") + ", a word without subwords as the unknown token; pack the words'"
+                 " subwords as one text; a word's tag is read at its first subword",
     }
+
+
+def unknown_token_id(tokenizer):
+    """The id of ``tokenizer``'s unknown token ('[UNK]', '<unk>'): what a word that tokenises to nothing
+    (a zero-width character, say) is given, so that it still has a first subword to be labelled at."""
+    if getattr(tokenizer, "unk_token_id", None) is not None:
+        return int(tokenizer.unk_token_id)
+    vocabulary = set(tokenizer.get_vocabulary())
+    for token in (getattr(tokenizer, "oov_token", None), "[UNK]", "<unk>"):
+        if token is not None and token in vocabulary:
+            return int(tokenizer.token_to_id(token))
+    raise ValueError(f"the {family_name(tokenizer)} tokenizer has no unknown token ('[UNK]' or '<unk>')")
+
+
+def word_prefix(tokenizer):
+    """What goes before each word tokenised on its own: a space for byte-level byte-pair tokenizers
+    (RoBERTa's 'Ġ' marks a word start; Hugging Face's add_prefix_space), nothing for WordPiece and
+    SentencePiece (which mark word starts themselves)."""
+    return " " if isinstance(tokenizer, keras_hub.tokenizers.BytePairTokenizer) else ""

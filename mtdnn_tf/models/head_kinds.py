@@ -7,6 +7,7 @@ one by subclassing ``HeadKind`` in a new module and registering it with
 
 from mtdnn_tf.models.linear_head import LinearHead
 from mtdnn_tf.models.san_head import SANHead
+from mtdnn_tf.models.token_linear_head import TokenLinearHead
 from mtdnn_tf.registry import Registry
 
 HEAD_KINDS = Registry("head kind")
@@ -35,12 +36,14 @@ class HeadKind:
 
 @register_head_kind
 class LinearHeadKind(HeadKind):
-    """Dropout and one dense layer over ``HeadInput``'s vector; fits every task type."""
+    """Dropout and one dense layer: over ``HeadInput``'s vector, or over every token's state for a
+    per-token task type (sequence labelling); fits every task type."""
 
     name = "linear"
 
     def build(self, task, name):
-        return LinearHead(units=task.num_outputs, dropout=task.head.dropout, name=name)
+        head = TokenLinearHead if task.task_type.per_token else LinearHead
+        return head(units=task.num_outputs, dropout=task.head.dropout, name=name)
 
 
 @register_head_kind

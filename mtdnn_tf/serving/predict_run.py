@@ -9,13 +9,14 @@ from mtdnn_tf.data.loading import DataSource
 from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.run_directory import load_trained_model
-from mtdnn_tf.serving.predictions import prediction_strings, split_metrics, write_submission
+from mtdnn_tf.serving.predictions import split_metrics
 from mtdnn_tf.training.evaluator import Evaluator
 
 
 def submission_file_name(task, split):
-    """GLUE's file name for a split (``submission_files`` in the task YAML), else ``<task>.<split>.tsv``."""
-    return task.submission_files.get(split, f"{task.name}.{split}.tsv")
+    """GLUE's file name for a split (``submission_files`` in the task YAML), else ``<task>.<split>.tsv``
+    (``.conll`` for sequence labelling: its type's ``prediction_file_extension``)."""
+    return task.submission_files.get(split, f"{task.name}.{split}.{task.task_type.prediction_file_extension}")
 
 
 def predict_splits(model_dir, task_names, split, data_dir, data_source="files", output_dir=None,
@@ -37,8 +38,8 @@ def predict_splits(model_dir, task_names, split, data_dir, data_source="files", 
         examples = source.read(task, split)
         packed = pack_split(packer, examples, task=task)
         outputs = evaluator.predict(task, packed)
-        path = write_submission(output_dir / submission_file_name(task, split), examples.ids,
-                                prediction_strings(task, outputs, packed))
+        path = output_dir / submission_file_name(task, split)
+        task.task_type.write_predictions(task, path, examples, outputs, packed)
         results[name] = split_metrics(task, outputs, packed)
         if verbose:
             metrics = "" if results[name] is None else "  " + json.dumps(results[name])

@@ -62,7 +62,7 @@ def make_serving_function(task, model, packer, jit_compile=False):
     def features_of(text_a, text_b):
         return trim_features(packer.pack_tensors(text_a, text_b))
 
-    return task.task_type.serve_text(task, forward, features_of)
+    return task.task_type.serve_text(task, forward, features_of, packer)
 
 
 def _to_bucket_length(features):

@@ -1,4 +1,4 @@
-"""Task types: what a classification, regression or ranking task does differently.
+"""Task types: what a classification, regression, ranking or sequence labelling task does differently.
 
 Each type is one class (see ``base.TaskType``) that owns its label parsing,
 batching unit, loss, metrics, serving inputs and outputs, TFLite outputs and
@@ -20,5 +20,6 @@ from mtdnn_tf.task_types.base import TaskType  # noqa: I001 - the built-in types
 from mtdnn_tf.task_types import classification as _classification  # noqa: F401
 from mtdnn_tf.task_types import regression as _regression  # noqa: F401
 from mtdnn_tf.task_types import ranking as _ranking  # noqa: F401
+from mtdnn_tf.task_types import sequence_labeling as _sequence_labeling  # noqa: F401
 
 __all__ = ["TaskType", "get_task_type", "register_task_type", "task_type_names"]

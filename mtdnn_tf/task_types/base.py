@@ -1,19 +1,23 @@
 """What every task type provides; the built-in types override what differs.
 
 The methods, by the module that asks:
-- tasks (YAML checks): ``validate``, ``num_outputs``;
-- data (readers, packing, sampling): ``parse_label``, ``tfds_label``, ``label_dtype``, ``packed_split``, ``sample_fraction``;
+- tasks (YAML checks): ``validate``, ``num_outputs``, ``unsupported``;
+- data (readers, packing, sampling): ``check_row``, ``parse_label``, ``labels_array``, ``tfds_label``,
+  ``label_dtype``, ``pack_examples`` (``packed_split``), ``sample_fraction``;
 - model and training: ``forward`` (``flatten_features``, ``unflatten_outputs``), ``per_example_loss``,
   ``divergence`` (SMART);
 - knowledge distillation: ``teacher_targets``, ``soft_loss``;
-- evaluation: ``join_outputs``, ``compute_metrics``, ``chance_level``;
+- evaluation: ``join_outputs``, ``evaluate`` (``compute_metrics``), ``chance_level``;
 - serving: ``text_input_signature``, ``serve_text``, ``token_id_rank``, ``mask_padding``,
-  ``serving_outputs``, ``tflite_outputs``, ``prediction_strings``.
+  ``serving_outputs``, ``tflite_outputs``, ``prediction_strings``, ``write_predictions``.
 """
+
+import pathlib
 
 import numpy as np
 import tensorflow as tf
 
+from mtdnn_tf.data.packing import truncation_counts
 from mtdnn_tf.data.pipeline import example_split
 from mtdnn_tf.data.sampling import fraction_size, sample_indices
 
@@ -33,6 +37,9 @@ class TaskType:
             (2: [batch, length]; 3 for ranking: [batch, candidates, length]).
         has_candidate_groups, has_label_range: whether the YAML's ``no_positive``
             and ``label_range`` apply to the type.
+        per_token: the head gives one output per token (``sequence_output``), not one per example.
+        unsupported: training features the type refuses ('smart', 'distillation'), one line each.
+        prediction_file_extension: of ``mtdnn_tf.predict``'s files when the YAML names none.
     """
 
     name = None
@@ -41,6 +48,9 @@ class TaskType:
     token_id_rank = 2
     has_candidate_groups = False  # ranking: ``no_positive`` and a group column apply
     has_label_range = False  # regression: ``label_range`` applies
+    per_token = False
+    unsupported = ()
+    prediction_file_extension = "tsv"
 
     # -- the task file -------------------------------------------------------
     def validate(self, task, fail):
@@ -55,6 +65,17 @@ class TaskType:
         return 1
 
     # -- data ----------------------------------------------------------------
+    def check_row(self, task, text_a, text_b, label):
+        """Checks one read row's values (after ``parse_label``); ValueError(message) if they do not fit:
+        by default, texts must be strings."""
+        for value, which in ((text_a, "first"), (text_b, "second")):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"the {which} text is not text: {value!r}")
+
+    def labels_array(self, task, labels):
+        """The split's parsed labels as one numpy array (``label_dtype``)."""
+        return np.asarray(labels, dtype=self.label_dtype)
+
     def parse_label(self, task, raw):
         """The label value of one raw label string: its index in the task's ``labels``;
         ValueError(message) if it is not one."""
@@ -69,6 +90,12 @@ class TaskType:
         ``tfds.labels``, or the dataset's class names)."""
         index = int(value)
         return None if index < 0 else names[index]
+
+    def pack_examples(self, task, packer, examples, description=None):
+        """Tokenises SplitExamples into a PackedSplit (a ``TextPacker``; ``description``: a progress bar's
+        title): texts packed by ``packer``, truncation counted, then ``packed_split``."""
+        sequences, lengths = packer.pack_sequences(examples.text_a, examples.text_b, description=description)
+        return self.packed_split(task, examples, sequences, truncation_counts(lengths, packer.max_seq_length))
 
     def packed_split(self, task, examples, sequences, truncation):
         """A PackedSplit of tokenised ``examples`` (SplitExamples; their ``PackedSequences``) in this
@@ -116,6 +143,11 @@ class TaskType:
         """One array of outputs for all of ``split``'s units from the batches' outputs, in batch order."""
         return np.concatenate(parts)
 
+    def evaluate(self, task, outputs, split):
+        """Metric name -> value on a labelled PackedSplit from ``outputs`` (``join_outputs``'s, in unit
+        order): ``compute_metrics`` of its labels by default."""
+        return self.compute_metrics(task, outputs, split.labels)
+
     def compute_metrics(self, task, outputs, labels):
         """Metric name -> value for the metrics the task lists."""
         outputs, labels = np.asarray(outputs), np.asarray(labels)
@@ -131,12 +163,13 @@ class TaskType:
         names = ("sentence1", "sentence2") if task.is_pair else ("sentence",)
         return [tf.TensorSpec([None], tf.string, name=name) for name in names]
 
-    def serve_text(self, task, forward, features_of):
+    def serve_text(self, task, forward, features_of, packer):
         """The raw-text serving function: its arguments are ``text_input_signature``'s tensors.
 
         Args:
             forward: packed features -> the head's raw output.
             features_of: (text_a, text_b or None) -> packed features.
+            packer: the run's ``TextPacker`` (for types that pack otherwise).
         """
         if task.is_pair:
             def serve(sentence1, sentence2):
@@ -165,6 +198,20 @@ class TaskType:
         head's raw output (a score; several outputs space-separated)."""
         values = np.asarray(outputs, np.float64).reshape(len(split.ids), -1)
         return [" ".join(f"{value:.6g}" for value in row) for row in values]
+
+    def write_predictions(self, task, path, examples, outputs, split):
+        """Writes ``mtdnn_tf.predict``'s file for ``examples`` (SplitExamples, packed as ``split``):
+        GLUE's submission layout, ``index<TAB>prediction`` (``prediction_strings``)."""
+        write_submission(path, examples.ids, self.prediction_strings(task, outputs, split))
+
+
+def write_submission(path, ids, predictions):
+    """A GLUE submission file: header ``index<TAB>prediction``, one row per example."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["index\tprediction"] + [f"{i}\t{p}" for i, p in zip(ids, predictions)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def softmax(scores):

@@ -93,7 +93,7 @@ class RankingType(TaskType):
         return [tf.TensorSpec([None], tf.string, name="query"),
                 tf.TensorSpec([None, None], tf.string, name="candidates")]
 
-    def serve_text(self, task, forward, features_of):
+    def serve_text(self, task, forward, features_of, packer):
         def serve(query, candidates):
             check_same_batch(task, query, candidates, ("query", "candidates"))
             shape = tf.shape(candidates)

@@ -74,9 +74,10 @@ class FileSplit:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FileSource:
-    """Delimited files under ``<data_dir>/<dir>``: 'tsv' (GLUE, SciTail) or 'jsonl' (SNLI)."""
+    """Files under ``<data_dir>/<dir>``: 'tsv' (GLUE, SciTail), 'jsonl' (SNLI; sequence labelling's
+    ``{"tokens": [...], "tags": [...]}``) or 'conll' (a word a line, sentences apart: CoNLL-2003)."""
 
-    format: str = field("str", "tsv", choices=("tsv", "jsonl"))
+    format: str = field("str", "tsv", choices=("tsv", "jsonl", "conll"))
     dir: str = field("str")
     splits: dict = field(("map", FileSplit))
     skip_labels: tuple = field(
@@ -171,6 +172,9 @@ def _validate(task, path):
                 fail(f"{prefix}.text_b", "a pair task needs a second text column")
             if not task.is_pair and split.text_b is not None:
                 fail(f"{prefix}.text_b", "a single-sentence task has no second text column")
+            if task.files.format == "conll" and split.header:
+                fail(f"{prefix}.header", "CoNLL files have no header line: set header: false and give column"
+                                         " indices (text_a: the word's, label: the tag's)")
             if not split.header:
                 for key in ("text_a", "text_b", "label", "id", "group"):
                     value = getattr(split, key)

@@ -13,6 +13,8 @@ trainer.train()
 import keras
 import tensorflow as tf
 
+from mtdnn_tf.errors import UserInputError
+
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.training.optimization import make_optimizer
 from mtdnn_tf.training.trainer import MultiTaskTrainer
@@ -47,11 +49,22 @@ def build_model_and_optimizer(backbone, tasks, config, train_splits, strategy, h
     return model, optimizer
 
 
+def check_supported(tasks, config, train_splits):
+    """Refuses SMART, with one line, for a trained task whose type does not support it (its
+    ``unsupported``; distillation is refused where soft targets are made, ``attach_soft_targets``)."""
+    for name in train_splits:
+        task = tasks[name]
+        if "smart" in task.task_type.unsupported and config.smart.for_task(task.smart).enabled:
+            raise UserInputError(f"--smart: task {name} is {task.type}, which SMART does not support; leave it"
+                                 " out or turn SMART off for it (smart: {enabled: false} in its YAML)")
+
+
 def make_trainer(backbone, tasks, train_splits, eval_splits, config, model_dir, strategy=None, head_input="cls",
                  loss_scaling=False, initialize=None, extra_record=None):
     """A ``MultiTaskTrainer`` ready to ``train()`` (see ``build_model_and_optimizer`` for the arguments;
     ``strategy`` defaults to the current one, ``extra_record`` goes into metrics.json)."""
     strategy = strategy or tf.distribute.get_strategy()
+    check_supported(tasks, config, train_splits)
     model, optimizer = build_model_and_optimizer(backbone, tasks, config, train_splits, strategy, head_input,
                                                  loss_scaling, initialize)
     return MultiTaskTrainer(model, optimizer, tasks, train_splits, eval_splits, config, model_dir, strategy,

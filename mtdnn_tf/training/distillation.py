@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.backbone import tokenizer_identity
 from mtdnn_tf.models.encoders import family_name
 from mtdnn_tf.models.init_from import check_tasks_match, task_meaning
@@ -86,7 +85,7 @@ def compute_soft_targets(teachers, task, split, batch_size=64, verbose=False):
 
 def ensemble_metrics(teachers, task, splits):
     """The teachers' ensemble (their averaged outputs, as soft targets) scored on each labelled split."""
-    return {name: compute_metrics(task, compute_soft_targets(teachers, task, split), split.labels)
+    return {name: task.task_type.evaluate(task, compute_soft_targets(teachers, task, split), split)
             for name, split in splits.items() if split.labels is not None}
 
 
@@ -110,6 +109,10 @@ def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_le
     digests = [_file_digest(pathlib.Path(t.model_dir) / "model.keras") for t in teachers]
     store = pathlib.Path(store_dir) / SOFT_TARGETS_DIR
     store.mkdir(parents=True, exist_ok=True)
+    for name in train_splits:
+        if "distillation" in tasks[name].task_type.unsupported and any(name in t.tasks for t in teachers):
+            raise UserInputError(f"--teachers: task {name} is {tasks[name].type}, which distillation does not"
+                                 " support; give teachers that were not trained on it")
     splits, record = dict(train_splits), {}
     for name, split in train_splits.items():
         own = [(t, d) for t, d in zip(teachers, digests) if name in t.tasks]

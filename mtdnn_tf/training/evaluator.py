@@ -4,7 +4,6 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.pipeline import InputShard, eval_dataset
-from mtdnn_tf.metrics import compute_metrics
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.progress import progress_bar
 from mtdnn_tf.training.strategies import input_options
@@ -95,5 +94,5 @@ class Evaluator:
                 if split.labels is None:
                     continue
                 outputs = self.predict(task, split)
-                results.setdefault(name, {})[split_name] = compute_metrics(task, outputs, split.labels)
+                results.setdefault(name, {})[split_name] = task.task_type.evaluate(task, outputs, split)
         return results
