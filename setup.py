@@ -36,5 +36,7 @@ setup(
     ],
     # tensorflow-serving-api: its PredictRequest protos check the request format in tests;
     # pytest-xdist: the suite runs on every core (most of its time is single-threaded tracing).
-    extras_require={"test": ["pytest", "pytest-xdist", "tensorflow-serving-api==2.21.*"]},
+    # onnx: --format=onnx (tf2onnx converts, ONNX Runtime serves); the tests check it too.
+    extras_require={"onnx": ["tf2onnx", "onnxruntime"],
+                    "test": ["pytest", "pytest-xdist", "tensorflow-serving-api==2.21.*", "tf2onnx", "onnxruntime"]},
 )

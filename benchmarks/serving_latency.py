@@ -3,14 +3,17 @@
     python -m mtdnn_tf.export --model_dir=runs/glue_local --export_dir=/tmp/serve/text/1
     python -m mtdnn_tf.export --model_dir=runs/glue_local --export_dir=/tmp/serve/ids/1 --inputs=token_ids
     python -m mtdnn_tf.export --format=tflite --quantize --model_dir=runs/glue_local --export_dir=/tmp/serve/tflite/1
+    python -m mtdnn_tf.export --format=onnx --quantize --model_dir=runs/glue_local --export_dir=/tmp/serve/onnx/1
     python benchmarks/serving_latency.py --text=/tmp/serve/text/1 --ids=/tmp/serve/ids/1 \
-        --tflite=/tmp/serve/tflite/1 --task=mrpc --json=docs/results/serving_latency.json
+        --tflite=/tmp/serve/tflite/1 --onnx=/tmp/serve/onnx/1 --task=mrpc --json=docs/results/serving_latency.json
 
 For each model: p50, p90 and p99 latency of one sentence pair per request
 (real dev pairs, after warm-up), and pairs per second at batch 32. The
 raw-text SavedModel's time includes its in-graph tokenisation; the token-id
-SavedModel and the TFLite models get pairs tokenised beforehand (with the
-export's vocabulary and settings, by keras-hub), as their clients would.
+SavedModel, the TFLite and the ONNX models get pairs tokenised beforehand
+(with the export's vocabulary and settings, by keras-hub), as their clients
+would, cut to the longest real sequence where the model takes any length
+(TFLite exported without --seq_length, ONNX, the token-id SavedModel).
 Prints the CPU model and flags; compare figures only within one run.
 """
 
@@ -101,6 +104,8 @@ def main():
                         "(repeat to compare several, e.g. with and without --jit_compile)")
     parser.add_argument("--ids", action="append", default=[], help="SavedModel exported with --inputs=token_ids")
     parser.add_argument("--tflite", help="folder of a --format=tflite export (float and, if present, int8)")
+    parser.add_argument("--onnx", help="folder of a --format=onnx export (float and, if present, int8), served by "
+                        "ONNX Runtime")
     parser.add_argument("--task", default="mrpc", choices=sorted(COLUMNS))
     parser.add_argument("--glue_dir", default=str(REPO.parent / "shared" / "glue"))
     parser.add_argument("--requests", type=int, default=300)
@@ -149,11 +154,27 @@ def main():
                 continue
             interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())
             runner = interpreter.get_signature_runner()
-            seq_length = runner.get_input_details()["token_ids"]["shape"][1]
-            pack = packer_for(folder, json.loads((folder / "tokenizer.json").read_text()), seq_length)
-            show(f"TFLite {'int8' if 'int8' in suffix else 'float'} (length {seq_length})",
-                 measure(lambda x: runner(**x), [pack(*p, trim=False) for p in singles],
-                         [pack(*p, trim=False) for p in batches], args.requests, args.batches, args.warmup))
+            settings = json.loads((folder / "tokenizer.json").read_text())
+            dynamic = runner.get_input_details()["token_ids"]["shape_signature"][1] == -1
+            seq_length = settings["max_seq_length"] if dynamic else runner.get_input_details()["token_ids"]["shape"][1]
+            pack = packer_for(folder, settings, seq_length)
+            show(f"TFLite {'int8' if 'int8' in suffix else 'float'} ({'real length' if dynamic else seq_length})",
+                 measure(lambda x: runner(**x), [pack(*p, trim=dynamic) for p in singles],
+                         [pack(*p, trim=dynamic) for p in batches], args.requests, args.batches, args.warmup))
+    if args.onnx:
+        import onnxruntime  # noqa: PLC0415
+
+        folder = pathlib.Path(args.onnx)
+        pack = packer_for(folder, json.loads((folder / "tokenizer.json").read_text()),
+                          json.loads((folder / "tokenizer.json").read_text())["max_seq_length"])
+        for suffix in (".onnx", ".int8.onnx"):
+            path = folder / f"{args.task}{suffix}"
+            if not path.is_file():
+                continue
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            show(f"ONNX Runtime {'int8' if 'int8' in suffix else 'float'} (real length)",
+                 measure(lambda x: session.run(None, x), [pack(*p) for p in singles], [pack(*p) for p in batches],
+                         args.requests, args.batches, args.warmup))
     report["mtdnn_tf_imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
     print(f"mtdnn_tf imported: {report['mtdnn_tf_imported']}")
     if args.json:

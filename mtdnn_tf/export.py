@@ -27,16 +27,18 @@ from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
 flags.DEFINE_string("export_dir", None, "Version folder to write, e.g. saved_models/mtdnn/1.")
-flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "keras_hub_preset", "hugging_face"],
-                  "What to export: a SavedModel or TFLite models for serving, or the trained encoder as a "
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "tflite", "onnx", "keras_hub_preset", "hugging_face"],
+                  "What to export: a SavedModel, TFLite or ONNX models for serving, or the trained encoder as a "
                   "keras-hub preset directory or a Hugging Face BertModel directory.")
 flags.DEFINE_enum("inputs", "text", ["text", "token_ids"], "SavedModel signatures on raw text (tokenised in "
                   "the graph; needs TensorFlow Text's ops) or on token ids (core ops only, any model server).")
 flags.DEFINE_bool("jit_compile", False, "SavedModel: compile each task's model with XLA (lower latency on CPUs; "
                   "each new input shape compiles at its first request, so warm the server up).")
 flags.DEFINE_string("default_task", None, "Task served as serving_default (default: the first task).")
-flags.DEFINE_integer("seq_length", None, "TFLite: fixed input length (default: the model's max_seq_length).", lower_bound=3)
-flags.DEFINE_bool("quantize", False, "TFLite: also write dynamic-range int8 models (<task>.int8.tflite).")
+flags.DEFINE_integer("seq_length", None, "TFLite: a fixed input length (default: dynamic, each request at its "
+                     "own length up to the model's max_seq_length).", lower_bound=3)
+flags.DEFINE_bool("quantize", False, "TFLite and ONNX: also write dynamic int8 models (<task>.int8.tflite, "
+                  "<task>.int8.onnx).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing export_dir.")
 flags.mark_flags_as_required(["model_dir", "export_dir"])
 
@@ -54,6 +56,10 @@ def _export():
         from mtdnn_tf.serving.tflite import export_tflite  # noqa: PLC0415
 
         export_tflite(trained, FLAGS.export_dir, FLAGS.seq_length, FLAGS.quantize, FLAGS.overwrite)
+    elif FLAGS.format == "onnx":
+        from mtdnn_tf.serving.onnx_export import export_onnx  # noqa: PLC0415
+
+        export_onnx(trained, FLAGS.export_dir, FLAGS.quantize, FLAGS.overwrite)
     else:
         from mtdnn_tf.serving import encoder_export  # noqa: PLC0415
 

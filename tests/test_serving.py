@@ -205,6 +205,36 @@ def test_tflite_parity_with_keras(trained, tmp_path):
         np.testing.assert_allclose(got, expected, atol=1e-4)
         quantized = TFLiteRunner(tmp_path / "1" / f"{name}.int8.tflite")(packed)
         assert np.isfinite(quantized).all() and quantized.shape == got.shape
+        # The length is dynamic: a request at its real length (and another batch size) answers the same.
+        real = int(packed["padding_mask"].sum(-1).max())
+        trimmed = TFLiteRunner(tmp_path / "1" / f"{name}.tflite")({k: v[:1, :real] for k, v in packed.items()})
+        np.testing.assert_allclose(trimmed, expected[:1], atol=1e-4)
+
+
+def test_onnx_export_runs_at_the_requests_own_length_equal_to_keras(trained, tmp_path):
+    """Every task's ONNX model in ONNX Runtime: probabilities within 1e-5 of the Keras model, at the
+    packed length and at the request's real length (both dimensions are dynamic); int8 finite."""
+    from mtdnn_tf.serving.onnx_export import OnnxRunner, export_onnx
+
+    trained_model = load_trained_model(trained)
+    export_onnx(trained_model, tmp_path / "1", quantize_int8=True)
+    assert json.loads((tmp_path / "1" / "tokenizer.json").read_text())["max_seq_length"] == 24
+    requests = token_id_requests(trained_model)
+    for name, task in trained_model.tasks.items():
+        runner = OnnxRunner(tmp_path / "1" / f"{name}.onnx")
+        features = {k: np.asarray(v, np.int32) for k, v in requests[name]["features"].items()}
+        expected = _in_memory(trained_model, name)
+        if task.type == "ranking":  # one row per (query, candidate): the group's three real ones
+            features = {k: v[0, :3] for k, v in features.items()}
+            want = expected["scores"][0]
+        else:
+            want = expected["probabilities" if task.type == "classification" else "score"]
+        np.testing.assert_allclose(runner(features), want, atol=1e-5, err_msg=name)
+        real = int(features["padding_mask"].sum(-1).max())
+        trimmed = runner({k: v[:, :real] for k, v in features.items()})
+        np.testing.assert_allclose(trimmed, want, atol=1e-5, err_msg=f"{name} at length {real}")
+        quantized = OnnxRunner(tmp_path / "1" / f"{name}.int8.onnx")(features)
+        assert np.isfinite(quantized).all() and quantized.shape == np.shape(want)
 
 
 def test_predict_writes_submission_files_and_metrics(trained, demo_dir, tmp_path):

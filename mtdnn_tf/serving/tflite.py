@@ -1,10 +1,11 @@
 """TFLite models per task, on token ids (tokenise with the exported vocabulary).
 
-Each ``<task>.tflite`` takes three int32 inputs of shape [batch, seq_length]
-(``token_ids``, ``segment_ids``, ``padding_mask``; the batch dimension may be
-resized, the length is fixed at export) and returns ``probabilities`` (class
-probabilities) for classification, or ``score`` for regression and ranking
-(one score per (query, candidate) pair).
+Each ``<task>.tflite`` takes three int32 inputs of shape [batch, length]
+(``token_ids``, ``segment_ids``, ``padding_mask``; both dimensions are dynamic,
+so a request runs at its own length, unless a length is fixed at export) and
+returns ``probabilities`` (class probabilities; per subword for sequence
+labelling) for classification, or ``score`` for regression and ranking (one
+score per (query, candidate) pair).
 
 Conversion goes through a SavedModel (``TFLiteConverter.from_saved_model``),
 which freezes the variables into the flatbuffer: converting concrete functions
@@ -24,7 +25,9 @@ from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
 
 
-def _task_function(task, head_model):
+def token_id_function(task, head_model):
+    """The task's head on the three packed inputs, returning its type's ``tflite_outputs`` (the TFLite and
+    ONNX models' function: no bucket lookup, which neither converter takes)."""
     def serve(token_ids, segment_ids, padding_mask):
         raw = head_model(dict(zip(FEATURES, (token_ids, segment_ids, padding_mask))), training=False)
         return task.task_type.tflite_outputs(task, raw)
@@ -32,13 +35,29 @@ def _task_function(task, head_model):
     return serve
 
 
-def convert_task(trained, task_name, seq_length, quantize=False):
-    """Returns the TFLite flatbuffer (bytes) of one task's head on the shared encoder."""
+def write_token_id_files(trained, seq_length, directory, length_note):
+    """The tokenizer's files, ``tokenizer.json`` and a README.txt on the inputs (``length_note``: how long
+    they may be) beside token-id models (TFLite, ONNX)."""
+    packing = write_tokenizer_files(trained.tokenizer, seq_length, directory)
+    start, separator, end = (" ".join(packing[k]) for k in ("start", "separator", "end"))
+    (pathlib.Path(directory) / "README.txt").write_text(
+        f"Inputs: token_ids, segment_ids, padding_mask, int32 [batch, length]; {length_note};\n"
+        f"pack as {start} A {separator} B {end} (one text: {start} A {end}) with the tokenizer's files and the"
+        f" settings in tokenizer.json, pad with {packing['pad_id']}.\n"
+        "Outputs: probabilities (classification; sequence labelling: per subword) or score (regression,"
+        " ranking).\n",
+        encoding="utf-8",
+    )
+
+
+def convert_task(trained, task_name, seq_length=None, quantize=False):
+    """Returns the TFLite flatbuffer (bytes) of one task's head on the shared encoder; ``seq_length``
+    fixes the input length (default: dynamic, the interpreter resizes to each request's)."""
     task = trained.tasks[task_name]
     head_model = task_model(trained.model, task_name)
     signature = [tf.TensorSpec([None, seq_length], tf.int32, name=n) for n in FEATURES]
     archive = keras.export.ExportArchive()  # the endpoint captures the variables; no track(): no second copy
-    archive.add_endpoint("serving_default", tf.function(_task_function(task, head_model)), signature)
+    archive.add_endpoint("serving_default", tf.function(token_id_function(task, head_model)), signature)
     with tempfile.TemporaryDirectory() as tmp:
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
@@ -50,23 +69,16 @@ def convert_task(trained, task_name, seq_length, quantize=False):
 def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrite=False):
     """Writes ``<task>.tflite`` for every task (and ``<task>.int8.tflite`` with ``quantize``),
     plus the tokenizer's files and ``tokenizer.json`` (its settings, the length and how to pack),
-    into ``export_dir`` (atomically)."""
-    seq_length = seq_length or trained.max_seq_length
+    into ``export_dir`` (atomically). ``seq_length`` fixes the input length (default: dynamic)."""
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
         tmp = pathlib.Path(tmp)
         for name in trained.tasks:
             (tmp / f"{name}.tflite").write_bytes(convert_task(trained, name, seq_length))
             if quantize:
                 (tmp / f"{name}.int8.tflite").write_bytes(convert_task(trained, name, seq_length, True))
-        packing = write_tokenizer_files(trained.tokenizer, seq_length, tmp)
-        start, separator, end = (" ".join(packing[k]) for k in ("start", "separator", "end"))
-        (tmp / "README.txt").write_text(
-            f"Inputs: token_ids, segment_ids, padding_mask, int32 [batch, {seq_length}];\n"
-            f"pack as {start} A {separator} B {end} (one text: {start} A {end}) with the tokenizer's files and the"
-            f" settings in tokenizer.json, pad with {packing['pad_id']}.\n"
-            "Outputs: probabilities (classification) or score (regression, ranking).\n",
-            encoding="utf-8",
-        )
+        write_token_id_files(trained, seq_length or trained.max_seq_length, tmp,
+                             f"length {seq_length} (fixed at export)" if seq_length else
+                             f"any length up to {trained.max_seq_length} (the request's own)")
     return export_dir
 
 
