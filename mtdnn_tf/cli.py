@@ -56,3 +56,17 @@ def console_script(main, module_name):
         app.run(main)
 
     return run
+
+
+def define_task_counts_flag(flags, name, help_text, module_name):
+    """A ``task=N`` list flag (e.g. ``--task_max_examples=sst2=10000``) of the entry module ``module_name``,
+    its form checked here and its numbers by the settings it fills; ``parse_task_counts`` reads it."""
+    flags.DEFINE_list(name, [], help_text, module_name=module_name)
+    flags.register_validator(
+        name, lambda v: all(i.partition("=")[0] and i.partition("=")[2].lstrip("-").isdigit() for i in v),
+        f"--{name} takes task=N pairs, e.g. sst2=10000")
+
+
+def parse_task_counts(values):
+    """{task: N} of a ``define_task_counts_flag`` flag's value."""
+    return {k: int(v) for k, _, v in (i.partition("=") for i in values)}

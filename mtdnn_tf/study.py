@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 from absl import flags  # noqa: E402
 
-from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
+from mtdnn_tf.cli import absl_main, console_script, define_task_counts_flag, parse_task_counts  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -41,16 +41,14 @@ flags.DEFINE_list("baseline_tasks", None, "Tasks with single-task and refinement
                   "leave out pure source tasks such as mnli_dev_split).")
 flags.DEFINE_string("ablate", None, "A task left out of one extra multi-task run (first seed), to show what it "
                     "brings, e.g. mnli_dev_split.")
-flags.DEFINE_list("task_max_examples", [], "Per-task caps on training examples per epoch, e.g. sst2=10000.")
+define_task_counts_flag(flags, "task_max_examples", "Per-task caps on training examples per epoch, e.g. sst2=10000.",
+                        __name__)
 flags.DEFINE_string("compare_sampling", None, "A task sampler (uniform, proportional, temperature, annealed) for "
                     "one extra multi-task run (first seed) with Algorithm 1's number of steps.")
 flags.DEFINE_float("sampling_temperature", 2.0, "T of --compare_sampling=temperature.")
 flags.DEFINE_list("smart_tasks", None, "Tasks with extra single-task runs trained with SMART (first --smart_seeds seeds).")
 flags.DEFINE_integer("smart_seeds", 2, "Seeds of the SMART runs.")
 flags.DEFINE_bool("distill", False, "One extra multi-task run (first seed) distilled from every seed's multi-task model.")
-flags.register_validator(
-    "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].isdigit() for i in v),
-    "--task_max_examples takes task=N pairs, e.g. sst2=10000")
 flags.DEFINE_integer("checkpoint_every", 200, "Checkpoint each run every N steps (and at epoch ends), so a killed "
                      "study resumes inside the run it was in.")
 flags.DEFINE_integer("batch_size", 32, "Training batch size.")
@@ -100,7 +98,7 @@ def config_from_flags():
             baseline_tasks=FLAGS.baseline_tasks, ablate=FLAGS.ablate,
             compare_sampling=FLAGS.compare_sampling, sampling_temperature=FLAGS.sampling_temperature,
             smart_tasks=FLAGS.smart_tasks, smart_seeds=FLAGS.smart_seeds, distill=FLAGS.distill,
-            task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
+            task_max_examples=parse_task_counts(FLAGS.task_max_examples),
         )
     except SettingError as e:  # the library names its setting; say which flag it came from
         raise as_flag_error(e) from None

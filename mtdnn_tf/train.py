@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 from absl import flags  # noqa: E402
 
-from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
+from mtdnn_tf.cli import absl_main, console_script, define_task_counts_flag, parse_task_counts  # noqa: E402
 from mtdnn_tf.errors import NonFiniteLossError  # noqa: E402
 
 from mtdnn_tf.models.head_input import HEAD_INPUTS  # noqa: E402
@@ -65,11 +65,8 @@ flags.DEFINE_float("train_fraction", 1.0, "Train on this seeded fraction of each
 flags.DEFINE_integer("fraction_seed", 0, "Seed of the --train_fraction draw.")
 flags.DEFINE_integer("max_examples_per_task", 0, "Budget: at most this many training examples of each task per "
                      "epoch, a new seeded draw each epoch (0: all).")
-flags.DEFINE_list("task_max_examples", [], "Per-task budget overriding --max_examples_per_task, e.g. "
-                  "'sst2=10000': at most that many of the task's examples per epoch, a new draw each epoch.")
-flags.register_validator(  # the form only; TrainConfig checks the numbers
-    "task_max_examples", lambda v: all(i.partition("=")[0] and i.partition("=")[2].lstrip("-").isdigit() for i in v),
-    "--task_max_examples takes task=N pairs, e.g. sst2=10000")
+define_task_counts_flag(flags, "task_max_examples", "Per-task budget overriding --max_examples_per_task, e.g. "
+                        "'sst2=10000': at most that many of the task's examples per epoch, a new draw each epoch.", __name__)
 flags.DEFINE_string("task_sampling", "algorithm1", "Which task each step uses: algorithm1 (the paper: every batch "
                     "of every task once per epoch, shuffled), uniform, proportional (to task size), temperature "
                     "(size^(1/T)) or annealed (proportional towards uniform over the epochs).")
@@ -136,7 +133,7 @@ def settings_from_flags():
             tensorboard_every=FLAGS.tensorboard_every, evaluate_every=FLAGS.evaluate_every,
             sort_window=FLAGS.sort_window, jit_compile=FLAGS.jit_compile, xla_whole_step=FLAGS.xla_whole_step,
             max_examples_per_task=FLAGS.max_examples_per_task, skip_nonfinite=FLAGS.skip_nonfinite,
-            task_max_examples={k: int(v) for k, _, v in (i.partition("=") for i in FLAGS.task_max_examples)},
+            task_max_examples=parse_task_counts(FLAGS.task_max_examples),
             verbose=FLAGS.verbose, lazy_embedding_update=FLAGS.lazy_embedding_update,
             distill_weight=FLAGS.distill_weight, task_sampling=FLAGS.task_sampling,
             sampling_temperature=FLAGS.sampling_temperature,

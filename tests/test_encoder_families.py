@@ -194,10 +194,10 @@ def test_init_from_takes_a_run_of_the_same_family_and_refuses_another(tokenizers
     roberta = source("roberta")
     check_source_fits(roberta, "mean", 24, tokenizers["roberta"])  # same family, vocabulary and settings
     with pytest.raises(UserInputError, match=r"^--init_from: runs/roberta was trained with a roberta encoder, "
-                                             r"this run's --preset is deberta_v3$"):
+                                             r"--preset/--vocab_file is deberta_v3$"):
         check_source_fits(roberta, "mean", 24, tokenizers["deberta_v3"])
     # BERT and ELECTRA share the WordPiece vocabulary here: still two families.
-    with pytest.raises(UserInputError, match=r"trained with a bert encoder, this run's --preset is electra$"):
+    with pytest.raises(UserInputError, match=r"trained with a bert encoder, --preset/--vocab_file is electra$"):
         check_source_fits(source("bert"), "mean", 24, tokenizers["electra"])
 
 

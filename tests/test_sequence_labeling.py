@@ -187,6 +187,27 @@ def test_the_loss_is_the_mean_over_the_global_batchs_labelled_words(ner):
     assert got == pytest.approx(expected, rel=1e-5)
 
 
+def test_replica_shards_losses_add_up_to_the_global_labelled_word_mean(ner):
+    """Three sentences over four replicas (one empty): each replica's loss divides by the global batch's
+    labelled-word count, so the replicas' losses add up to the one-device loss."""
+    from mtdnn_tf.data.pipeline import InputShard, train_dataset
+    from mtdnn_tf.losses import task_loss
+
+    task, data_dir = ner
+    split = _pack(task, data_dir, 16).train["ner"]
+    def logits_of(features):  # a function of each token alone: the same logits however the batch is cut
+        return tf.one_hot(features["token_ids"] % len(TAGS), len(TAGS)) * 2.0
+
+    whole_features, whole = next(iter(train_dataset(split, 3, seed=0, epoch=0, task_index=0, buckets=[16])))
+    one_device = float(task_loss(task, whole["labels"], logits_of(whole_features), whole["weights"], whole["units"]))
+    shards = list(train_dataset(split, 3, seed=0, epoch=0, task_index=0, buckets=[16],
+                                shard=InputShard(num_replicas=4, first_replica=0, local_replicas=4)))
+    assert len(shards) == 4 and shards[3][0]["token_ids"].shape[0] == 0  # the empty replica
+    assert all(float(t["units"]) == 11.0 for _, t in shards)
+    summed = sum(float(task_loss(task, t["labels"], logits_of(f), t["weights"], t["units"])) for f, t in shards)
+    assert np.isfinite(summed) and summed == pytest.approx(one_device, rel=1e-5)
+
+
 def test_smart_and_distillation_are_refused_with_one_line(demo_dir, demo_tokenizer, tmp_path):
     import dataclasses
 

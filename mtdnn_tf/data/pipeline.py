@@ -128,9 +128,10 @@ def trim_features(features, buckets=None):
 
 
 def smallest_bucket(length, buckets):
-    """The smallest of ``buckets`` (an ascending int32 tensor) that holds ``length``; the largest if none does."""
-    index = tf.minimum(tf.searchsorted(buckets, tf.reshape(length, [1]))[0], tf.size(buckets) - 1)
-    return buckets[index]
+    """The smallest of ``buckets`` (an ascending int32 tensor) that holds ``length``; ``length`` itself
+    beyond the largest (a serving client's longer sequence runs at its own length)."""
+    index = tf.searchsorted(buckets, tf.reshape(length, [1]))[0]
+    return tf.where(index < tf.size(buckets), tf.gather(buckets, tf.minimum(index, tf.size(buckets) - 1)), length)
 
 
 def epoch_permutation(num_examples, seed, epoch, task_index, pass_index=0):

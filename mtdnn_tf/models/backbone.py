@@ -123,6 +123,23 @@ def tokenizer_identity(tokenizer):
     return {**tokenizer_options(tokenizer), "assets": tokenizer_assets_digest(tokenizer)}
 
 
+def check_same_tokenizer(theirs, ours, where, ours_name):
+    """Refuses, with one line, a trained model whose tokenizer ``theirs`` reads text other than ``ours``
+    does: another family, vocabulary or settings (``tokenizer_identity``). ``where`` starts the message
+    (the flag and the model's directory); ``ours_name`` names what ``ours`` came from."""
+    if family_name(theirs) != family_name(ours):
+        raise UserInputError(f"{where} was trained with a {family_name(theirs)} encoder, {ours_name} is"
+                             f" {family_name(ours)}")
+    mine, other = tokenizer_identity(ours), tokenizer_identity(theirs)
+    if mine.pop("assets") != other.pop("assets"):
+        raise UserInputError(f"{where} was trained with another vocabulary ({theirs.vocabulary_size()} tokens) than"
+                             f" {ours_name} ({ours.vocabulary_size()} tokens)")
+    if mine != other:
+        differ = ", ".join(f"{k}={other.get(k)} (here {mine.get(k)})" for k in sorted(set(mine) | set(other))
+                           if mine.get(k) != other.get(k))
+        raise UserInputError(f"{where} was tokenised with other settings: {differ}")
+
+
 def _warn_unapplied_lowercasing(preset, tokenizer, options):
     """Hugging Face's ALBERT tokenizer lowercases and strips accents before SentencePiece when
     ``do_lower_case`` (its default); keras-hub's ``AlbertTokenizer`` has no such setting, so say so."""

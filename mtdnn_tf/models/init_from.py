@@ -8,8 +8,7 @@ source does not know start fresh; the source's other heads are not loaded.
 import keras_hub
 
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.backbone import tokenizer_identity
-from mtdnn_tf.models.encoders import family_name
+from mtdnn_tf.models.backbone import check_same_tokenizer
 
 BACKBONE_TYPES = (keras_hub.models.Backbone,)  # every keras-hub encoder family
 
@@ -107,15 +106,4 @@ def check_source_fits(source, head_input, max_seq_length, tokenizer=None, origin
                              f"--max_seq_length={max_seq_length}")
     if tokenizer is None:
         return
-    theirs_family, ours_family = family_name(source.tokenizer), family_name(tokenizer)
-    if theirs_family != ours_family:
-        raise UserInputError(f"{origin}: {source.model_dir} was trained with a {theirs_family} encoder, this run's"
-                             f" --preset is {ours_family}")
-    ours, theirs = tokenizer_identity(tokenizer), tokenizer_identity(source.tokenizer)
-    if ours.pop("assets") != theirs.pop("assets"):
-        raise UserInputError(f"{origin}: {source.model_dir} was trained with another vocabulary "
-                             f"({source.tokenizer.vocabulary_size()} tokens) than --preset/--vocab_file "
-                             f"({tokenizer.vocabulary_size()} tokens)")
-    if ours != theirs:
-        differ = ", ".join(f"{k}={theirs[k]} (here {ours[k]})" for k in ours if ours[k] != theirs[k])
-        raise UserInputError(f"{origin}: {source.model_dir} was tokenised with other settings: {differ}")
+    check_same_tokenizer(source.tokenizer, tokenizer, f"{origin}: {source.model_dir}", "--preset/--vocab_file")

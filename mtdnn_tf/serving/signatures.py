@@ -22,7 +22,7 @@ Inputs and outputs are the task type's (``mtdnn_tf.task_types``); the built-in o
 import tensorflow as tf
 
 from mtdnn_tf.data.packing import FEATURES
-from mtdnn_tf.data.pipeline import BUCKET_STEPS, trim_features
+from mtdnn_tf.data.pipeline import BUCKET_STEPS, smallest_bucket, trim_features
 from mtdnn_tf.models.mtdnn_model import task_model
 
 
@@ -70,9 +70,7 @@ def _to_bucket_length(features):
     (the sequence itself beyond the last bucket): a client's any length compiles to few shapes."""
     length = tf.shape(features["token_ids"])[-1]
     real = tf.reduce_max(tf.reduce_sum(tf.cast(features["padding_mask"], tf.int32), axis=-1))
-    buckets = tf.constant(BUCKET_STEPS, tf.int32)
-    index = tf.searchsorted(buckets, tf.reshape(real, [1]))[0]
-    target = tf.where(index < len(BUCKET_STEPS), tf.gather(buckets, tf.minimum(index, len(BUCKET_STEPS) - 1)), real)
+    target = smallest_bucket(real, tf.constant(BUCKET_STEPS, tf.int32))
     rank = len(features["token_ids"].shape)
     padding = tf.concat([tf.zeros([rank - 1, 2], tf.int32), [[0, tf.maximum(target - length, 0)]]], axis=0)
     return {name: tf.pad(value, padding)[..., :target] for name, value in features.items()}

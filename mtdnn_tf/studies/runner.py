@@ -22,6 +22,7 @@ from mtdnn_tf.hardware import machine_description
 from mtdnn_tf.run_command import train_command
 from mtdnn_tf.studies.plan import plan_study
 from mtdnn_tf.tasks import load_tasks
+from mtdnn_tf.training.checkpoints import checkpoint_prefixes
 from mtdnn_tf.training.trainer import format_metrics_inline
 
 
@@ -52,7 +53,7 @@ def _finished(planned):
 
 def _has_checkpoint(planned):
     """Whether a stopped process left the run a checkpoint to resume from."""
-    return any((pathlib.Path(planned.settings.model_dir) / "checkpoints").glob("ckpt-*.index"))
+    return bool(checkpoint_prefixes(pathlib.Path(planned.settings.model_dir) / "checkpoints"))
 
 
 def planned_runs(config):

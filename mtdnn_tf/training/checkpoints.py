@@ -8,6 +8,16 @@ import tensorflow as tf
 from mtdnn_tf.errors import UserInputError
 
 
+
+def checkpoint_prefixes(directory):
+    """The ``ckpt-N`` prefixes of the checkpoints in ``directory``, newest first (read from the index files)."""
+    numbered = []
+    for index in pathlib.Path(directory).glob("ckpt-*.index"):
+        number = index.name[len("ckpt-"):-len(".index")]
+        if number.isdigit():
+            numbered.append((int(number), str(index.with_suffix(""))))
+    return [prefix for _, prefix in sorted(numbered, reverse=True)]
+
 class _RandomState(tf.Module):
     """Holds the model's random-generator state variables for the checkpoint."""
 
@@ -44,12 +54,7 @@ class CheckpointStore:
     def candidates(self):
         """Checkpoint prefixes on disk, newest first (read from the files, so a lost or
         damaged state file does not hide them)."""
-        numbered = []
-        for index in self.directory.glob("ckpt-*.index"):
-            number = index.name[len("ckpt-"):-len(".index")]
-            if number.isdigit():
-                numbered.append((int(number), str(index.with_suffix(""))))
-        return [prefix for _, prefix in sorted(numbered, reverse=True)]
+        return checkpoint_prefixes(self.directory)
 
     def restore(self):
         """Restores the newest readable checkpoint, if any; returns its path or None.

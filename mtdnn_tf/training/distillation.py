@@ -23,8 +23,7 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.backbone import tokenizer_identity
-from mtdnn_tf.models.encoders import family_name
+from mtdnn_tf.models.backbone import check_same_tokenizer
 from mtdnn_tf.models.init_from import check_tasks_match, task_meaning
 from mtdnn_tf.training.evaluator import Evaluator
 
@@ -57,15 +56,7 @@ def soft_target_key(teacher_digests, task, split):
 def check_teacher_fits(teacher, tokenizer, max_seq_length):
     """Refuses a teacher that would read the student's token ids differently."""
     where = f"--teachers: {teacher.model_dir}"
-    if family_name(teacher.tokenizer) != family_name(tokenizer):
-        raise UserInputError(f"{where} was trained with a {family_name(teacher.tokenizer)} encoder, the student's"
-                             f" is {family_name(tokenizer)}")
-    theirs, ours = tokenizer_identity(teacher.tokenizer), tokenizer_identity(tokenizer)
-    if theirs.pop("assets") != ours.pop("assets"):
-        raise UserInputError(f"{where} was trained with another vocabulary: its predictions of the student's"
-                             " token ids would mean nothing")
-    if theirs != ours:
-        raise UserInputError(f"{where} was trained with other tokenizer settings ({theirs} vs {ours})")
+    check_same_tokenizer(teacher.tokenizer, tokenizer, where, "the student's")
     if teacher.max_seq_length < max_seq_length:
         raise UserInputError(f"{where} was trained at --max_seq_length={teacher.max_seq_length}, shorter than the"
                              f" student's {max_seq_length}")
