@@ -7,8 +7,13 @@ layer, the learning-rate schedule), so a trained run's model loads with
 
 __version__ = "0.1.0"
 
+from mtdnn_tf.quiet_start import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()  # before Keras imports TensorFlow: no C++ start-up notes on a CPU-only start
+
 # Imported for their registration with Keras' serialisation, not for names.
 from mtdnn_tf.models import head_input as _head_input  # noqa: E402, F401
 from mtdnn_tf.models import linear_head as _linear_head  # noqa: E402, F401
 from mtdnn_tf.models import san_head as _san_head  # noqa: E402, F401
+from mtdnn_tf.models import token_linear_head as _token_linear_head  # noqa: E402, F401
 from mtdnn_tf.training import schedules as _schedules  # noqa: E402, F401

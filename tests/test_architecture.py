@@ -10,7 +10,7 @@ from conftest import REPO
 PACKAGE = REPO / "mtdnn_tf"
 # Building blocks: know nothing of runs, serving or studies.
 LOWER = {"data", "models", "tasks", "task_types", "training", "losses", "metrics", "registry", "errors", "hardware",
-         "atomic_files", "run_directory", "progress"}
+         "atomic_files", "run_directory", "progress", "quiet_start"}
 # What composes them: one run, export and prediction, studies, and the command-line entry modules.
 UPPER = {"experiment", "run_command", "serving", "studies", "train", "predict", "export", "study", "cli"}
 
