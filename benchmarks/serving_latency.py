@@ -111,6 +111,8 @@ def main():
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=100, help="single requests before timing")
+    parser.add_argument("--agreement", type=int, default=200, help="pairs on which TFLite and ONNX outputs are "
+                        "checked against the first --ids SavedModel's")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
 
@@ -135,6 +137,7 @@ def main():
         show(f"SavedModel, raw text ({path})", measure(
             lambda x: serve(**x), [to_inputs(*p) for p in singles], [to_inputs(*p) for p in batches],
             args.requests, args.batches, args.warmup))
+    reference = None  # the first token-id SavedModel's output per single request: what the others are checked against
     for path in args.ids:
         extra = pathlib.Path(path) / "assets.extra"
         settings = json.loads((extra / "tokenizer.json").read_text())
@@ -144,6 +147,21 @@ def main():
         show(f"SavedModel, token ids ({path})", measure(
             lambda x: serve(**x), [as_tensors(pack(*p)) for p in singles], [as_tensors(pack(*p)) for p in batches],
             args.requests, args.batches, args.warmup))
+        if reference is None:
+            key = "probabilities" if "probabilities" in serve.structured_outputs else "score"
+            reference = [serve(**as_tensors(pack(*p)))[key].numpy() for p in singles[:args.agreement]]
+
+    def agree(name, call, inputs):
+        """Max |difference| from the token-id SavedModel and the share of equal labels, on the first pairs."""
+        if reference is None:
+            return
+        outputs = [np.asarray(call(x)) for x in inputs[:len(reference)]]
+        difference = max(float(np.abs(o.reshape(r.shape) - r).max()) for o, r in zip(outputs, reference))
+        same = float(np.mean([o.reshape(r.shape).argmax(-1) == r.argmax(-1) for o, r in zip(outputs, reference)])) \
+            if reference[0].ndim > 1 else None
+        report["results"][name].update({"max_abs_difference": difference, "label_agreement": same})
+        print(f"{'':<44} against TensorFlow: max |difference| {difference:.2e}"
+              + ("" if same is None else f", labels agree {100 * same:.1f}%") + f" ({len(reference)} pairs)")
     if args.tflite:
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 
@@ -158,9 +176,11 @@ def main():
             dynamic = runner.get_input_details()["token_ids"]["shape_signature"][1] == -1
             seq_length = settings["max_seq_length"] if dynamic else runner.get_input_details()["token_ids"]["shape"][1]
             pack = packer_for(folder, settings, seq_length)
-            show(f"TFLite {'int8' if 'int8' in suffix else 'float'} ({'real length' if dynamic else seq_length})",
-                 measure(lambda x: runner(**x), [pack(*p, trim=dynamic) for p in singles],
-                         [pack(*p, trim=dynamic) for p in batches], args.requests, args.batches, args.warmup))
+            name = f"TFLite {'int8' if 'int8' in suffix else 'float'} ({'real length' if dynamic else seq_length})"
+            inputs = [pack(*p, trim=dynamic) for p in singles]
+            show(name, measure(lambda x: runner(**x), inputs, [pack(*p, trim=dynamic) for p in batches],
+                               args.requests, args.batches, args.warmup))
+            agree(name, lambda x: next(iter(runner(**x).values())), inputs)
     if args.onnx:
         import onnxruntime  # noqa: PLC0415
 
@@ -172,9 +192,11 @@ def main():
             if not path.is_file():
                 continue
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            show(f"ONNX Runtime {'int8' if 'int8' in suffix else 'float'} (real length)",
-                 measure(lambda x: session.run(None, x), [pack(*p) for p in singles], [pack(*p) for p in batches],
-                         args.requests, args.batches, args.warmup))
+            name = f"ONNX Runtime {'int8' if 'int8' in suffix else 'float'} (real length)"
+            inputs = [pack(*p) for p in singles]
+            show(name, measure(lambda x: session.run(None, x), inputs, [pack(*p) for p in batches],
+                               args.requests, args.batches, args.warmup))
+            agree(name, lambda x: session.run(None, x)[0], inputs)
     report["mtdnn_tf_imported"] = any(m.startswith("mtdnn_tf") for m in sys.modules)
     print(f"mtdnn_tf imported: {report['mtdnn_tf_imported']}")
     if args.json:
