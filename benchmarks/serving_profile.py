@@ -1,0 +1,98 @@
+"""Where one request's time goes in the token-id SavedModel, against the same graph in ONNX Runtime.
+
+    python benchmarks/serving_profile.py --ids=/tmp/serve/ids/1 --onnx=/tmp/serve/onnx/1 --task=mrpc
+
+Counts the operations one request runs (the signature's graph and every function it calls, by type),
+and times one MRPC dev pair per request through: the token-id signature as exported (bucket lookup and
+padding included), the signature given ids already at a bucket length, and the ONNX model of the same
+head (no bucket lookup). Prints the CPU; compare figures only within one run.
+"""
+
+import argparse
+import collections
+import json
+import os
+import pathlib
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from machine import cpu_description  # noqa: E402 - benchmarks/machine.py
+from serving_latency import packer_for, read_pairs  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def op_counts(concrete):
+    """Operation types of ``concrete``'s graph and of every function in its library, counted."""
+    graph = concrete.graph.as_graph_def()
+    counts = collections.Counter(node.op for node in graph.node)
+    for function in graph.library.function:
+        counts.update(node.op for node in function.node_def)
+    return counts
+
+
+def median_ms(call, inputs, repeats):
+    for x in inputs[:20]:
+        call(x)
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        call(inputs[i % len(inputs)])
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ids", required=True, help="SavedModel exported with --inputs=token_ids")
+    parser.add_argument("--onnx", help="folder of a --format=onnx export")
+    parser.add_argument("--task", default="mrpc")
+    parser.add_argument("--glue_dir", default=str(REPO.parent / "shared" / "glue"))
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    import tensorflow as tf  # noqa: PLC0415
+
+    extra = pathlib.Path(args.ids) / "assets.extra"
+    settings = json.loads((extra / "tokenizer.json").read_text())
+    pack = packer_for(extra, settings, settings["max_seq_length"])
+    first, second = read_pairs(args.glue_dir, args.task, 200)
+    singles = [pack(first[i:i + 1], second[i:i + 1]) for i in range(len(first))]
+    signature = tf.saved_model.load(args.ids).signatures[args.task]
+    counts = op_counts(signature)
+    report = {"cpu": cpu_description(), "task": args.task, "ops_total": sum(counts.values()),
+              "ops_by_type": dict(counts.most_common(15)),
+              "mean_tokens": float(np.mean([x["padding_mask"].sum() for x in singles]))}
+    as_tensors = lambda x: {k: tf.constant(v) for k, v in x.items()}  # noqa: E731
+    buckets = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+
+    def at_bucket(x):
+        length = x["token_ids"].shape[1]
+        target = next(b for b in buckets if b >= length)
+        return {k: np.pad(v, [(0, 0), (0, target - length)]) for k, v in x.items()}
+
+    timings = {"signature, real length": median_ms(lambda x: signature(**x), [as_tensors(x) for x in singles],
+                                                   args.repeats),
+               "signature, ids at a bucket length": median_ms(
+                   lambda x: signature(**x), [as_tensors(at_bucket(x)) for x in singles], args.repeats)}
+    if args.onnx:
+        import onnxruntime  # noqa: PLC0415
+
+        session = onnxruntime.InferenceSession(str(pathlib.Path(args.onnx) / f"{args.task}.onnx"),
+                                               providers=["CPUExecutionProvider"])
+        import onnx  # noqa: PLC0415
+
+        report["onnx_nodes"] = len(onnx.load(str(pathlib.Path(args.onnx) / f"{args.task}.onnx")).graph.node)
+        timings["ONNX Runtime, same head, real length"] = median_ms(lambda x: session.run(None, x), singles,
+                                                                    args.repeats)
+    report["median_ms"] = timings
+    print(json.dumps(report, indent=1))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
