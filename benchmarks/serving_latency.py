@@ -50,19 +50,27 @@ def percentiles(seconds):
             "p99_ms": float(np.percentile(ms, 99))}
 
 
+def request_times(call, inputs, requests, warmup):
+    """Seconds of each of ``requests`` calls of ``call`` on ``inputs`` in turn, after ``warmup`` untimed ones."""
+    for x in inputs[:warmup]:
+        call(x)
+    times = []
+    for i in range(requests):
+        started = time.perf_counter()
+        call(inputs[i % len(inputs)])
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def measure(call, single_inputs, batch_inputs, requests, batches, warmup):
     """Latency of ``call`` on one pair per request, then throughput on batches of 32.
 
     Warm-up: ``warmup`` single requests and every batch once (traces, kernel
     selection, and with XLA one compilation per input shape).
     """
-    for inputs in single_inputs[:warmup] + batch_inputs:
+    for inputs in batch_inputs:
         call(inputs)
-    times = []
-    for i in range(requests):
-        started = time.perf_counter()
-        call(single_inputs[i % len(single_inputs)])
-        times.append(time.perf_counter() - started)
+    times = request_times(call, single_inputs, requests, warmup)
     started = time.perf_counter()
     pairs = 0
     for i in range(batches):

@@ -13,13 +13,12 @@ import collections
 import json
 import os
 import pathlib
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from machine import cpu_description  # noqa: E402 - benchmarks/machine.py
-from serving_latency import packer_for, read_pairs  # noqa: E402
+from serving_latency import packer_for, read_pairs, request_times  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -34,14 +33,8 @@ def op_counts(concrete):
 
 
 def median_ms(call, inputs, repeats):
-    for x in inputs[:20]:
-        call(x)
-    times = []
-    for i in range(repeats):
-        started = time.perf_counter()
-        call(inputs[i % len(inputs)])
-        times.append(time.perf_counter() - started)
-    return 1000 * float(np.median(times))
+    """Median milliseconds of one request, after 20 untimed ones."""
+    return 1000 * float(np.median(request_times(call, inputs, repeats, warmup=20)))
 
 
 def main():
@@ -67,11 +60,11 @@ def main():
               "ops_by_type": dict(counts.most_common(15)),
               "mean_tokens": float(np.mean([x["padding_mask"].sum() for x in singles]))}
     as_tensors = lambda x: {k: tf.constant(v) for k, v in x.items()}  # noqa: E731
-    buckets = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+    from mtdnn_tf.data.pipeline import BUCKET_STEPS  # noqa: PLC0415 - the lengths the signature pads to
 
     def at_bucket(x):
         length = x["token_ids"].shape[1]
-        target = next(b for b in buckets if b >= length)
+        target = next(b for b in BUCKET_STEPS if b >= length)
         return {k: np.pad(v, [(0, 0), (0, target - length)]) for k, v in x.items()}
 
     timings = {"signature, real length": median_ms(lambda x: signature(**x), [as_tensors(x) for x in singles],
