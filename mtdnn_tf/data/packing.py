@@ -38,6 +38,7 @@ class TextPacker:
         self.max_seq_length = max_seq_length
         self.packer = packer_for(tokenizer, max_seq_length)
         self._tokenize = None  # the tokenizer's tf.function (``_tokenized``), made at its first call
+        self._unknown_id = None  # ``word_pieces``' unknown token, found at its first call
 
     def _segments(self, text_a, text_b):
         segments = (self.tokenizer(text_a),)
@@ -76,7 +77,9 @@ class TextPacker:
         pieces = self._tokenized(tf.strings.join([prefix, words]) if prefix else words)
         pieces = pieces.with_values(tf.cast(pieces.values, tf.int32))
         empty = tf.equal(pieces.row_lengths(), 0)
-        unknown = tf.fill([tf.shape(words)[0], 1], tf.constant(unknown_token_id(self.tokenizer), tf.int32))
+        if self._unknown_id is None:  # looked up once: a WordPiece lookup scans the whole vocabulary
+            self._unknown_id = unknown_token_id(self.tokenizer)
+        unknown = tf.fill([tf.shape(words)[0], 1], tf.constant(self._unknown_id, tf.int32))
         with_unknown = tf.concat([pieces, tf.RaggedTensor.from_tensor(unknown)], axis=1)
         keep = tf.concat([tf.ones_like(pieces, tf.bool), tf.RaggedTensor.from_tensor(empty[:, None])], axis=1)
         return tf.ragged.boolean_mask(with_unknown, keep)
