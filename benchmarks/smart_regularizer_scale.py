@@ -32,15 +32,20 @@ def main():
     import keras  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
-
     from machine import cpu_description  # noqa: PLC0415 - benchmarks/machine.py
+
     from mtdnn_tf.data.loading import DataSource, load_packed_data  # noqa: PLC0415
     from mtdnn_tf.data.packing import TextPacker  # noqa: PLC0415
     from mtdnn_tf.losses import task_loss  # noqa: PLC0415
     from mtdnn_tf.models.backbone import load_backbone, load_tokenizer  # noqa: PLC0415
     from mtdnn_tf.models.mtdnn_model import build_mtdnn_model  # noqa: PLC0415
+    from mtdnn_tf.settings.smart_config import SmartConfig  # noqa: PLC0415
     from mtdnn_tf.tasks import load_tasks  # noqa: PLC0415
-    from mtdnn_tf.training.smart import EmbeddingPath, SmartConfig, outputs_and_regularizer, smart_seed  # noqa: PLC0415
+    from mtdnn_tf.training.smart import (  # noqa: PLC0415
+        EmbeddingPath,
+        outputs_and_regularizer,
+        smart_seed,
+    )
 
     print(cpu_description())
     tasks = load_tasks(["rte"])

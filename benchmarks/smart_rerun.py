@@ -26,8 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def planned_smart_runs(study, out_dir, alphas):
     """(name, PlannedRun) of the study's SMART runs at ``alphas[0]``, then one run per further alpha."""
+    from mtdnn_tf.settings.smart_config import SmartConfig  # noqa: PLC0415
     from mtdnn_tf.studies.plan import StudyConfig, plan_study  # noqa: PLC0415
-    from mtdnn_tf.training.smart import SmartConfig  # noqa: PLC0415
 
     config = StudyConfig(**{**study["config"], "study_dir": str(out_dir)})
     smart = [r for r in plan_study(config, target_train_size=1) if r.kind == "smart"]  # no adapt run is used
@@ -98,6 +98,7 @@ def main():
 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     from machine import cpu_description  # noqa: PLC0415 - benchmarks/machine.py
+
     from mtdnn_tf.experiment import run  # noqa: PLC0415
     from mtdnn_tf.hardware import machine_description  # noqa: PLC0415
     from mtdnn_tf.studies.runner import code_commit  # noqa: PLC0415

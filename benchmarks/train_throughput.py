@@ -64,6 +64,9 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, default=6, help="turns each contestant takes; figures are medians")
     parser.add_argument("--warmup_per_task", type=int, default=96,
                         help="examples per task of the untimed warm-up epoch of each variant")
+    parser.add_argument("--no_shape_warm_up", action="store_true",
+                        help="leave out the trainer's shape warm-up (mtdnn_tf.training.shape_warm_up) before the"
+                             " timed epoch, to see the first round without it")
     parser.add_argument("--keras_hub_batches", type=int, default=3, help="keras-hub batches timed per round")
     parser.add_argument("--eval_per_task", type=int, default=96, help="dev examples per task evaluated per round")
     parser.add_argument("--batch_size", type=int, default=32)
@@ -111,8 +114,8 @@ class OurTrainer:
         import keras  # noqa: PLC0415
 
         from mtdnn_tf.models.backbone import load_backbone  # noqa: PLC0415
+        from mtdnn_tf.settings.smart_config import SmartConfig  # noqa: PLC0415
         from mtdnn_tf.training.assembly import make_trainer  # noqa: PLC0415
-        from mtdnn_tf.training.smart import SmartConfig  # noqa: PLC0415
         from mtdnn_tf.training.train_config import TrainConfig  # noqa: PLC0415
 
         options = VARIANTS[name]
@@ -140,6 +143,12 @@ class OurTrainer:
         self.trainer.run_epoch(0, max_examples=self.args.warmup_per_task)
         self.trainer.step_in_epoch.assign(0)
         self.trainer.evaluator.evaluate(self.tasks, self.dev)
+        if not self.args.no_shape_warm_up:  # what train() does before a long epoch: every shape of epoch 1 once
+            from mtdnn_tf.data.pipeline import InputShard  # noqa: PLC0415
+            from mtdnn_tf.training.shape_warm_up import warm_up_shapes  # noqa: PLC0415
+
+            t = self.trainer
+            warm_up_shapes(t.model, t.tasks, t.train_splits, t.config, 1, t.task_index, InputShard(), verbose=False)
         return time.perf_counter() - started
 
     def train_slice(self, round_index, rounds):
@@ -240,6 +249,9 @@ def summarise(samples):
     gflops = [flops / seconds / 1e9 for seconds, _, flops in samples]
     return {"examples_per_s": statistics.median(rates), "useful_gflops": statistics.median(gflops),
             "per_round_examples_per_s": [round(r, 2) for r in rates],
+            # The first round against the median of the later ones: 1.0 when no round pays for new shapes.
+            "first_round_to_later_median": round(rates[0] / statistics.median(rates[1:]), 3) if len(rates) > 1
+            else None,
             "seconds": round(sum(s for s, _, _ in samples), 1)}
 
 
@@ -320,6 +332,9 @@ def main(argv=None):
         ratio = result.get("ratio_to_keras_hub", 1.0)
         print(f"{label:<34}{result['examples_per_s']:8.1f}{ratio:7.2f}x{result['useful_gflops']:16.1f}"
               f"  {100 * result['useful_gflops'] / peak:5.1f}% of {peak_name or 'float32'}")
+    for name in ["keras_hub_fit", *(f"mtdnn_tf_{v}" for v in variants)]:
+        print(f"first round / median of the later ones, {name}: "
+              f"{report['results'][name]['first_round_to_later_median']}")
     for name in variants:
         r = report["results"][f"mtdnn_tf_{name}"]
         print(f"evaluation, {name}: {r['eval_examples_per_s']:.1f} ex/s = {r['eval_to_train_speed']:.1f}x its "

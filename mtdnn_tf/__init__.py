@@ -2,7 +2,9 @@
 
 Importing the package registers its Keras objects (task heads, the head input
 layer, the learning-rate schedule), so a trained run's model loads with
-``keras.saving.load_model("<model_dir>/model.keras")`` after ``import mtdnn_tf``.
+``keras.saving.load_model("<model_dir>/model.keras")`` after ``import mtdnn_tf``,
+and fills the leaf registries (``mtdnn_tf.registry``) with the task types and
+head kinds that task definitions name.
 """
 
 __version__ = "0.1.0"
@@ -11,8 +13,10 @@ from mtdnn_tf.quiet_start import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()  # before Keras imports TensorFlow: no C++ start-up notes on a CPU-only start
 
-# Imported for their registration with Keras' serialisation, not for names.
+# Imported for their registration (with Keras' serialisation, and in mtdnn_tf.registry), not for names.
+from mtdnn_tf import task_types as _task_types  # noqa: E402, F401, I001
 from mtdnn_tf.models import head_input as _head_input  # noqa: E402, F401
+from mtdnn_tf.models import head_kinds as _head_kinds  # noqa: E402, F401
 from mtdnn_tf.models import linear_head as _linear_head  # noqa: E402, F401
 from mtdnn_tf.models import san_head as _san_head  # noqa: E402, F401
 from mtdnn_tf.models import token_linear_head as _token_linear_head  # noqa: E402, F401

@@ -29,6 +29,9 @@ def check_settings(owner, checks):
             raise SettingError(name, f"must be {requirement}, got {value!r}")
 
 
+UNIT_INTERVAL = (lambda v: 0 <= v <= 1, "in [0, 1]")  # a check_settings rule: a weight or a fraction
+
+
 def as_flag_error(error, flag_names=None):
     """The same error naming the command-line flag (``--batch_size``) instead of the setting."""
     flag = (flag_names or {}).get(error.setting, error.setting)

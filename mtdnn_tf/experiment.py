@@ -22,8 +22,14 @@ from mtdnn_tf.errors import UserInputError, check_settings
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
 from mtdnn_tf.models.head_input import HEAD_INPUTS
-from mtdnn_tf.models.init_from import check_source_fits, check_tasks_match, clone_backbone, initialize_from
+from mtdnn_tf.models.init_from import (
+    check_source_fits,
+    check_tasks_match,
+    clone_backbone,
+    initialize_from,
+)
 from mtdnn_tf.run_directory import load_trained_model, save_run
+from mtdnn_tf.settings.fields import setting
 from mtdnn_tf.tasks import load_tasks, with_head_kind
 from mtdnn_tf.training.assembly import make_trainer
 from mtdnn_tf.training.distillation import attach_soft_targets
@@ -39,29 +45,44 @@ MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16", "auto")
 class RunSettings:
     """Everything one run needs. See ``python -m mtdnn_tf.train --helpfull`` for each field."""
 
-    tasks: list
-    model_dir: str
-    data_dir: str = None
-    data_source: str = "files"  # 'files' (TSV/JSONL under data_dir) or 'tfds'
-    task_dir: str = None
-    preset: str = None
-    random_backbone: str = None
-    vocab_file: str = None
-    generate_demo_data: bool = False
-    max_seq_length: int = 128
-    head_input: str = "cls"
-    head_overrides: dict = dataclasses.field(default_factory=dict)  # task -> head kind
-    skip_malformed: bool = False
-    strategy: str = "default"
-    tpu: str = None
-    mixed_precision: str = None  # None, 'mixed_float16', 'mixed_bfloat16' (encoder only) or 'auto' (by hardware)
-    init_from: str = None  # a finished run's model_dir: start from its encoder and shared task heads
-    train_fraction: float = 1.0  # train on this seeded fraction of each training split
-    fraction_seed: int = 0
-    save_model: bool = True  # write model.keras etc. at the end (the study skips it for throw-away runs)
-    cache_dir: str = None  # cache tokenised splits of files here (reused while inputs are unchanged)
-    teachers: list = dataclasses.field(default_factory=list)  # finished runs whose predictions are soft targets
-    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    tasks: list = setting(help="Tasks to train jointly, by YAML name (<task_dir>/<name>.yaml or a built-in task).")
+    model_dir: str = setting(help="Where checkpoints, metrics.json and the final model go.")
+    data_dir: str = setting(None, "Root of the task files (<data_dir>/<TASK>/train.tsv ...), or the tfds data_dir.")
+    data_source: str = setting("files", "Read task files, or tensorflow-datasets.", choices=DATA_SOURCES)
+    task_dir: str = setting(None, "A directory of your own task YAML files, searched before the built-in tasks.")
+    preset: str = setting(None, "keras-hub preset name, Keras preset directory or Hugging Face BERT directory.")
+    random_backbone: str = setting(
+        None, "Without --preset: size of a randomly initialised BERT ('tiny', 'small' or "
+              "num_layers=..,hidden_dim=..,num_heads=..,intermediate_dim=..[,max_sequence_length=..]).")
+    vocab_file: str = setting(None, "WordPiece vocabulary for a random backbone.")
+    generate_demo_data: bool = setting(False, "Write the synthetic demo suite into --data_dir first.")
+    max_seq_length: int = setting(128, "Packed sequence length, [CLS] and [SEP] included.")
+    head_input: str = setting(
+        "cls", "What linear heads read: final [CLS] state, pooler output, or masked mean.", choices=HEAD_INPUTS)
+    head_overrides: dict = setting(
+        help="Override task head kinds, e.g. 'rte=linear,mrpc=linear' for a linear baseline.", factory=dict,
+        flag="heads", pairs=str)
+    skip_malformed: bool = setting(False, "Skip malformed rows (counted and reported) instead of stopping.")
+    strategy: str = setting("default", "tf.distribute strategy.", choices=STRATEGIES)
+    tpu: str = setting(None, "TPU address for --strategy=tpu.")
+    mixed_precision: str = setting(
+        None, "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling); "
+              "auto: mixed_bfloat16 on a CPU with AMX, float32 elsewhere.", choices=MIXED_PRECISION_POLICIES)
+    init_from: str = setting(
+        None, "A finished run's --model_dir: start from its encoder (and the heads of tasks it shares with "
+              "--tasks); the paper's per-task refinement stage. Overrides --preset.")
+    train_fraction: float = setting(
+        1.0, "Train on this seeded fraction of each training split (class-stratified; for domain-adaptation "
+             "curves).")
+    fraction_seed: int = setting(0, "Seed of the --train_fraction draw.")
+    save_model: bool = setting(True, "Write model.keras and the run's files at the end (off: throw-away runs).")
+    cache_dir: str = setting(
+        None, "Cache tokenised splits of task files here; reused while the file, task, vocabulary and length "
+              "are unchanged (default: no cache).")
+    teachers: list = setting(
+        help="Knowledge distillation: finished runs' --model_dir values (e.g. an ensemble of seeds) whose "
+             "averaged predictions become soft targets for the tasks they share with this run.", factory=list)
+    train: TrainConfig = setting(help="The optimisation settings.", factory=TrainConfig)
 
     @property
     def data_source_spec(self):

@@ -7,7 +7,7 @@ type's choice (``TaskType.per_example_loss``).
 
 import tensorflow as tf
 
-from mtdnn_tf.models.masking import MASKED_SCORE
+from mtdnn_tf.features import MASKED_SCORE
 
 
 def cross_entropy(labels, logits):

@@ -118,3 +118,13 @@ def chance_level(task, labels):
 def primary_metric(task):
     """The metric a task is compared by: the first its YAML lists."""
     return task.metrics[0]
+
+
+def format_metrics_inline(results):
+    """``{task: {split: {metric: value}}}`` as one line: ``rte accuracy=0.6643; mrpc/test f1=0.8120``."""
+    parts = []
+    for task, by_split in results.items():
+        for split, values in by_split.items():
+            label = task if split == "dev" else f"{task}/{split}"
+            parts.append(label + " " + " ".join(f"{k}={v:.4f}" for k, v in values.items()))
+    return "; ".join(parts)

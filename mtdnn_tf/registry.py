@@ -1,4 +1,10 @@
-"""A named registry of classes, each kept as one instance (task types, head kinds)."""
+"""Named registries of classes, each kept as one instance: the task types and the head kinds.
+
+The two registries live here, in a leaf, so task definitions (``mtdnn_tf.tasks``,
+pure data) can check and resolve a YAML name without importing the layers that
+fill them: ``mtdnn_tf.task_types`` and ``mtdnn_tf.models.head_kinds`` register
+their classes on import, and ``import mtdnn_tf`` imports both.
+"""
 
 
 class Registry:
@@ -37,3 +43,7 @@ class Registry:
             return self._entries[name]
         except KeyError:
             raise KeyError(f"unknown {self.kind} {name!r} (registered: {', '.join(self._entries)})") from None
+
+
+TASK_TYPES = Registry("task type")  # YAML ``type``; filled by mtdnn_tf.task_types
+HEAD_KINDS = Registry("head kind")  # YAML ``head.kind``; filled by mtdnn_tf.models.head_kinds

@@ -4,34 +4,39 @@ A study builds its runs' settings in Python; this writes each as the command a
 user would type, so one run can be trained again (or changed) without the study.
 """
 
+import dataclasses
 import shlex
 
 from mtdnn_tf.experiment import RunSettings
+from mtdnn_tf.settings.fields import flag_name
+from mtdnn_tf.settings.smart_config import SmartConfig
+from mtdnn_tf.training.train_config import TrainConfig
+
+# The settings fields `mtdnn_tf.train` has a flag for (each flag made from its field: mtdnn_tf.settings.fields).
+RUN_FLAGS = ("tasks", "model_dir", "data_dir", "data_source", "task_dir", "preset", "random_backbone", "vocab_file",
+             "cache_dir", "generate_demo_data", "max_seq_length", "head_input", "head_overrides", "skip_malformed",
+             "strategy", "tpu", "mixed_precision", "init_from", "train_fraction", "fraction_seed", "teachers")
+TRAIN_FLAGS = ("epochs", "batch_size", "eval_batch_size", "learning_rate", "warmup_proportion", "clip_norm", "seed",
+               "checkpoint_every", "evaluate_every", "tensorboard_every", "sort_window", "jit_compile",
+               "xla_whole_step", "max_examples_per_task", "task_max_examples", "task_sampling",
+               "sampling_temperature", "steps_per_epoch", "distill_weight", "skip_nonfinite",
+               "lazy_embedding_update", "pad_last_batch", "steps_per_loop", "warm_up_min_steps", "verbose")
+SMART_FLAGS = ("enabled", "alpha", "steps", "step_size", "noise_var", "epsilon")  # --smart, --smart_<name>
+SMART_PREFIX = "smart_"
+
+
+def _flag_fields():
+    def named(cls):
+        return {f.name: f for f in dataclasses.fields(cls)}
+
+    run, train, smart = named(RunSettings), named(TrainConfig), named(SmartConfig)
+    return (tuple((flag_name(run[n]), n) for n in RUN_FLAGS)
+            + tuple((flag_name(train[n]), f"train.{n}") for n in TRAIN_FLAGS)
+            + tuple((flag_name(smart[n], SMART_PREFIX), f"train.smart.{n}") for n in SMART_FLAGS))
+
 
 # (flag, where its value lives in RunSettings); every flag of mtdnn_tf.train that sets a field.
-FLAG_FIELDS = (
-    ("tasks", "tasks"), ("model_dir", "model_dir"), ("data_dir", "data_dir"), ("data_source", "data_source"),
-    ("task_dir", "task_dir"), ("preset", "preset"), ("random_backbone", "random_backbone"),
-    ("vocab_file", "vocab_file"), ("cache_dir", "cache_dir"), ("generate_demo_data", "generate_demo_data"),
-    ("max_seq_length", "max_seq_length"), ("head_input", "head_input"), ("heads", "head_overrides"),
-    ("skip_malformed", "skip_malformed"), ("strategy", "strategy"), ("tpu", "tpu"),
-    ("mixed_precision", "mixed_precision"), ("init_from", "init_from"), ("train_fraction", "train_fraction"),
-    ("fraction_seed", "fraction_seed"), ("teachers", "teachers"),
-    ("epochs", "train.epochs"), ("batch_size", "train.batch_size"), ("eval_batch_size", "train.eval_batch_size"),
-    ("learning_rate", "train.learning_rate"), ("warmup_proportion", "train.warmup_proportion"),
-    ("clip_norm", "train.clip_norm"), ("seed", "train.seed"), ("checkpoint_every", "train.checkpoint_every"),
-    ("evaluate_every", "train.evaluate_every"), ("tensorboard_every", "train.tensorboard_every"),
-    ("sort_window", "train.sort_window"), ("jit_compile", "train.jit_compile"),
-    ("xla_whole_step", "train.xla_whole_step"), ("max_examples_per_task", "train.max_examples_per_task"),
-    ("task_max_examples", "train.task_max_examples"), ("skip_nonfinite", "train.skip_nonfinite"),
-    ("verbose", "train.verbose"), ("lazy_embedding_update", "train.lazy_embedding_update"),
-    ("distill_weight", "train.distill_weight"), ("task_sampling", "train.task_sampling"),
-    ("sampling_temperature", "train.sampling_temperature"), ("steps_per_epoch", "train.steps_per_epoch"),
-    ("smart", "train.smart.enabled"), ("smart_alpha", "train.smart.alpha"), ("smart_steps", "train.smart.steps"),
-    ("smart_step_size", "train.smart.step_size"), ("smart_noise_var", "train.smart.noise_var"),
-    ("smart_epsilon", "train.smart.epsilon"), ("pad_last_batch", "train.pad_last_batch"),
-    ("steps_per_loop", "train.steps_per_loop"),
-)
+FLAG_FIELDS = _flag_fields()
 # Fields no flag sets: what a run keeps on disk, not what it learns.
 BOOKKEEPING_FIELDS = ("save_model", "train.keep_checkpoints", "train.save_checkpoints")
 ALWAYS = ("tasks", "model_dir")

@@ -18,42 +18,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 
 from absl import flags  # noqa: E402
 
-from mtdnn_tf.cli import absl_main, console_script, define_task_counts_flag, parse_task_counts  # noqa: E402
+from mtdnn_tf.cli import absl_main, console_script, define_setting_flags, setting_values  # noqa: E402
+from mtdnn_tf.studies.plan import StudyConfig  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_list("tasks", None, "Tasks trained jointly; the per-task table covers each.")
-flags.DEFINE_string("target", None, "Domain-adaptation task, held out of multi-task training.")
-flags.DEFINE_string("data_dir", None, "Root of the task files.")
-flags.DEFINE_string("preset", None, "Pretrained encoder (keras-hub preset or local directory).")
-flags.DEFINE_string("task_dir", None, "A directory of your own task YAML files, searched before the built-in tasks.")
-flags.DEFINE_string("study_dir", None, "Where every run's model_dir and study.json go.")
-flags.DEFINE_list("seeds", ["1", "2"], "Seeds of the multi-task, single-task and refinement runs.")
-flags.DEFINE_list("fractions", ["0.001", "0.01", "0.1", "1"], "Fractions of --target's training data.")
-flags.DEFINE_integer("samples_per_fraction", 3, "Random draws per fraction below 1.")
-flags.DEFINE_integer("epochs", 3, "Multi-task and single-task epochs.")
-flags.DEFINE_integer("refine_epochs", 1, "Refinement epochs.")
-flags.DEFINE_integer("adapt_epochs", 2, "Minimum epochs of a fraction run.")
-flags.DEFINE_integer("adapt_min_steps", 20, "Minimum steps of a fraction run (tiny fractions get more epochs).")
-flags.DEFINE_integer("max_examples_per_task", 192, "Budget: training examples per task per epoch (0: all).")
-flags.DEFINE_integer("max_seq_length", 128, "Packed sequence length.")
-flags.DEFINE_list("baseline_tasks", None, "Tasks with single-task and refinement runs (default: all --tasks; "
-                  "leave out pure source tasks such as mnli_dev_split).")
-flags.DEFINE_string("ablate", None, "A task left out of one extra multi-task run (first seed), to show what it "
-                    "brings, e.g. mnli_dev_split.")
-define_task_counts_flag(flags, "task_max_examples", "Per-task caps on training examples per epoch, e.g. sst2=10000.",
-                        __name__)
-flags.DEFINE_string("compare_sampling", None, "A task sampler (uniform, proportional, temperature, annealed) for "
-                    "one extra multi-task run (first seed) with Algorithm 1's number of steps.")
-flags.DEFINE_float("sampling_temperature", 2.0, "T of --compare_sampling=temperature.")
-flags.DEFINE_list("smart_tasks", None, "Tasks with extra single-task runs trained with SMART (first --smart_seeds seeds).")
-flags.DEFINE_integer("smart_seeds", 2, "Seeds of the SMART runs.")
-flags.DEFINE_bool("distill", False, "One extra multi-task run (first seed) distilled from every seed's multi-task model.")
-flags.DEFINE_integer("checkpoint_every", 200, "Checkpoint each run every N steps (and at epoch ends), so a killed "
-                     "study resumes inside the run it was in.")
-flags.DEFINE_integer("batch_size", 32, "Training batch size.")
-flags.DEFINE_float("learning_rate", 2e-4, "Peak learning rate.")
-flags.DEFINE_enum("head_input", "mean", ["cls", "pooled", "mean"], "What linear heads read (see mtdnn_tf.train).")
+# The StudyConfig fields this command exposes; each flag's type, default and help come from the field.
+STUDY_FLAGS = ("tasks", "target", "data_dir", "preset", "task_dir", "study_dir", "seeds", "fractions",
+               "samples_per_fraction", "epochs", "refine_epochs", "adapt_epochs", "adapt_min_steps",
+               "max_examples_per_task", "max_seq_length", "baseline_tasks", "ablate", "task_max_examples",
+               "compare_sampling", "sampling_temperature", "smart_tasks", "smart_seeds", "distill",
+               "checkpoint_every", "batch_size", "learning_rate", "head_input")
+define_setting_flags(StudyConfig, STUDY_FLAGS, __name__)
 flags.DEFINE_string("report", "docs/RESULTS.md", "Markdown report to write.")
 flags.DEFINE_string("plot", "docs/domain_adaptation.png", "PNG of the adaptation curve.")
 flags.DEFINE_string("report_json", "docs/results/study_runs.json", "Every run's final dev metrics, as JSON.")
@@ -67,39 +43,12 @@ flags.DEFINE_string("reproduce", None, "Do not run the study: train its finished
                     "recorded ones; exit status 0 when identical, 1 when not.")
 flags.DEFINE_string("reproduce_dir", None, "Where --reproduce trains (default: a new temporary directory).")
 
-flags.mark_flags_as_required(["tasks", "target", "data_dir", "preset", "study_dir"])
-
-
-def _numbers(values, kind, flag):
-    try:
-        return [kind(v) for v in values]
-    except ValueError:
-        raise ValueError(f"--{flag}: expected a list of numbers, got {','.join(values)}") from None
-
 
 def config_from_flags():
-    from mtdnn_tf.errors import SettingError, UserInputError, as_flag_error  # noqa: PLC0415
-    from mtdnn_tf.studies.plan import StudyConfig  # noqa: PLC0415
+    from mtdnn_tf.errors import SettingError, as_flag_error  # noqa: PLC0415
 
     try:
-        seeds = _numbers(FLAGS.seeds, int, "seeds")
-        fractions = _numbers(FLAGS.fractions, float, "fractions")
-    except ValueError as e:
-        raise UserInputError(str(e)) from None
-    try:
-        return StudyConfig(
-            tasks=FLAGS.tasks, target=FLAGS.target, data_dir=FLAGS.data_dir, preset=FLAGS.preset,
-            study_dir=FLAGS.study_dir, task_dir=FLAGS.task_dir, seeds=seeds, fractions=fractions,
-            samples_per_fraction=FLAGS.samples_per_fraction, epochs=FLAGS.epochs,
-            refine_epochs=FLAGS.refine_epochs, adapt_epochs=FLAGS.adapt_epochs,
-            adapt_min_steps=FLAGS.adapt_min_steps, max_examples_per_task=FLAGS.max_examples_per_task,
-            max_seq_length=FLAGS.max_seq_length, batch_size=FLAGS.batch_size, learning_rate=FLAGS.learning_rate,
-            head_input=FLAGS.head_input, checkpoint_every=FLAGS.checkpoint_every,
-            baseline_tasks=FLAGS.baseline_tasks, ablate=FLAGS.ablate,
-            compare_sampling=FLAGS.compare_sampling, sampling_temperature=FLAGS.sampling_temperature,
-            smart_tasks=FLAGS.smart_tasks, smart_seeds=FLAGS.smart_seeds, distill=FLAGS.distill,
-            task_max_examples=parse_task_counts(FLAGS.task_max_examples),
-        )
+        return StudyConfig(**setting_values(StudyConfig, STUDY_FLAGS, FLAGS))
     except SettingError as e:  # the library names its setting; say which flag it came from
         raise as_flag_error(e) from None
 

@@ -83,3 +83,34 @@ def make_trainer(tasks, demo_dir, tokenizer, model_dir, epochs, seed=0, learning
                          **config)
     return assemble(lambda: tiny_backbone(tokenizer.vocabulary_size(), seed), tasks, data.train, data.eval, config,
                     model_dir, head_input="mean")
+
+
+# The bad-input suite's folder (tests/cross_cutting/bad_inputs): its tiny tasks and vocabulary serve other tests too.
+BAD_INPUTS = REPO / "tests" / "cross_cutting" / "bad_inputs"
+BAD_INPUT_FLAGS = [
+    f"--task_dir={BAD_INPUTS / 'tasks'}",
+    f"--vocab_file={BAD_INPUTS / 'vocab.txt'}",
+    "--random_backbone=num_layers=1,hidden_dim=16,num_heads=2,intermediate_dim=32,max_sequence_length=64",
+    "--max_seq_length=32", "--epochs=1", "--batch_size=2", "--verbose=0",
+]
+
+
+def run_train_command(argv, capsys):
+    """What `python -m mtdnn_tf.train <argv>` prints on stderr, and its exit status (run in this process)."""
+    from absl import flags
+
+    import mtdnn_tf.train as train_command
+
+    FLAGS = flags.FLAGS
+    FLAGS.unparse_flags()
+    try:
+        FLAGS(["mtdnn_tf.train", *argv])
+    except flags.Error as e:  # absl's app.run prints this and exits 1
+        return f"FATAL Flags parsing error: {e}", 1
+    try:
+        code = train_command.main(["mtdnn_tf.train"])
+    except SystemExit as e:
+        code = e.code
+    finally:
+        FLAGS.unparse_flags()
+    return capsys.readouterr().err, code

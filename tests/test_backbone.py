@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import MINILM_DIR, needs_minilm
+
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.backbone import load_backbone, load_tokenizer, parse_random_size
 
@@ -27,6 +27,7 @@ def test_tokenizer_and_preset_errors(tmp_path):
         load_backbone(str(tmp_path / "missing_dir"))
 
 
+@pytest.mark.slow
 @needs_minilm
 def test_local_hugging_face_encoder_loads():
     """The real MiniLM checkpoint in Hugging Face format, through keras-hub's from_preset."""

@@ -5,13 +5,13 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import TINY, demo_data
+
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.experiment import RunSettings, run
+from mtdnn_tf.inference.evaluator import Evaluator
 from mtdnn_tf.run_directory import load_trained_model
 from mtdnn_tf.training import distillation
-from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.train_config import TrainConfig
 
 TASKS = ["demo_sentiment", "demo_similarity"]
@@ -30,6 +30,7 @@ def teacher(tmp_path_factory, demo_dir):
     return _train(tmp_path_factory.mktemp("teacher"), demo_dir, epochs=2)
 
 
+@pytest.mark.slow
 def test_one_teachers_soft_targets_are_its_predictions_and_are_stored_under_a_key(teacher, demo_dir, demo_tokenizer,
                                                                                    tmp_path, monkeypatch, capsys):
     trained = load_trained_model(teacher)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_trainer
+
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.pipeline import (
     InputShard,
@@ -66,6 +66,7 @@ def test_replica_losses_add_up_to_the_global_batch_mean_with_empty_replicas(last
         assert sum(parts) == pytest.approx(float(batch.mean()), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_each_input_pipeline_makes_only_its_replicas_shards(demo_tasks, demo_dir, demo_tokenizer):
     task = demo_tasks["demo_sentiment"]
     split = pack_split(TextPacker(demo_tokenizer, 24), read_split(task, "train", demo_dir).subset(range(37)), task=task)
@@ -108,6 +109,7 @@ def test_padded_last_batch_trains_each_example_once_in_one_shape_per_bucket(demo
     assert len(shapes) == len({length for _, length in shapes})  # one batch shape per bucket length
 
 
+@pytest.mark.slow
 def test_steps_per_loop_gives_the_weights_of_one_step_per_call(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
     weights = {}
     for steps in (1, 4):

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import GLUE_DIR, MINILM_DIR, needs_glue, needs_minilm
+
 from mtdnn_tf.errors import UserInputError
 
 
@@ -47,7 +47,10 @@ def test_the_trained_encoder_round_trips_as_a_keras_hub_preset_and_a_hugging_fac
     from mtdnn_tf.models.backbone import load_backbone, load_tokenizer
     from mtdnn_tf.models.init_from import source_backbone
     from mtdnn_tf.run_directory import load_trained_model
-    from mtdnn_tf.serving.encoder_export import export_hugging_face, export_keras_hub_preset
+    from mtdnn_tf.serving.encoder_export import (
+        export_hugging_face,
+        export_keras_hub_preset,
+    )
 
     trained = load_trained_model(minilm_run)
     ours = _hidden_states(source_backbone(trained.model), trained.tokenizer)

@@ -6,15 +6,15 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import demo_data, demo_suite
 from encoder_families import backbone_of, tokenizer_of
+from test_serving import SERVING_INPUTS
+
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.encoders import FAMILIES, backbone_inputs, family_name, has_pooler
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.tasks import load_tasks
-from test_serving import SERVING_INPUTS
 
 ALL_TYPES = ["demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking"]
 
@@ -69,6 +69,7 @@ def test_the_written_tokenizer_files_say_how_to_pack_each_family(tokenizers, tmp
         assert ("leading space" in packing["words"]) == (family == "roberta"), family  # byte-level BPE only
 
 
+@pytest.mark.slow
 def test_the_family_is_read_from_the_backbone_and_tokenizer(tokenizers):
     for family, tokenizer in tokenizers.items():
         backbone = backbone_of(family, tokenizer.vocabulary_size())
@@ -118,8 +119,14 @@ def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, f
     import subprocess
     import sys
 
-    from test_serving import (CANDIDATES, PAIRS, QUERY, _in_memory, assert_token_id_outputs_equal,
-                              token_id_requests)
+    from test_serving import (
+        CANDIDATES,
+        PAIRS,
+        QUERY,
+        _in_memory,
+        assert_token_id_outputs_equal,
+        token_id_requests,
+    )
 
     from mtdnn_tf.run_directory import load_trained_model, save_run
     from mtdnn_tf.serving.saved_model import export_saved_model
@@ -181,6 +188,7 @@ def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, f
                     assert got == [v.decode() for v in value], (family, name)
 
 
+@pytest.mark.slow
 def test_init_from_takes_a_run_of_the_same_family_and_refuses_another(tokenizers, demo_tasks):
     from types import SimpleNamespace
 

@@ -2,8 +2,8 @@
 single-sentence task beyond the majority class, and the listwise ranking head well above 1 / group size."""
 
 import pytest
-
 from conftest import make_trainer
+
 from mtdnn_tf.data.synthetic import write_demo_suite
 from mtdnn_tf.metrics import chance_level
 from mtdnn_tf.models.backbone import load_tokenizer

@@ -2,13 +2,17 @@
 
 import numpy as np
 import pytest
+from conftest import BAD_INPUT_FLAGS, run_train_command, tiny_backbone
+from conftest import BAD_INPUTS as SUITE
 
-from conftest import REPO, tiny_backbone
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.init_from import check_source_fits, clone_backbone, initialize_from, source_backbone
+from mtdnn_tf.models.init_from import (
+    check_source_fits,
+    clone_backbone,
+    initialize_from,
+    source_backbone,
+)
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-
-SUITE = REPO / "tests" / "bad_inputs"
 
 
 def test_encoder_and_own_head_come_from_the_source_other_heads_do_not(demo_tasks, demo_tokenizer):
@@ -49,6 +53,7 @@ def finished_run(tmp_path_factory):
     return model_dir
 
 
+@pytest.mark.slow
 def test_a_source_that_would_mean_something_else_is_refused(finished_run, tmp_path):
     from mtdnn_tf.models.backbone import load_tokenizer
     from mtdnn_tf.run_directory import load_trained_model
@@ -91,11 +96,9 @@ def test_a_source_task_defined_otherwise_is_refused(finished_run):
 
 
 def test_the_training_command_checks_init_from(finished_run, tmp_path, capsys):
-    from test_bad_inputs import COMMON, _run_train_command
-
-    argv = [*COMMON, f"--data_dir={SUITE / 'crlf_line_ends_work'}", f"--model_dir={tmp_path / 'refined'}",
+    argv = [*BAD_INPUT_FLAGS, f"--data_dir={SUITE / 'crlf_line_ends_work'}", f"--model_dir={tmp_path / 'refined'}",
             "--tasks=pair", f"--init_from={finished_run}", "--head_input=cls"]
-    stderr, code = _run_train_command(argv, capsys)
+    stderr, code = run_train_command(argv, capsys)
     assert code == 2 and "Traceback" not in stderr
     assert stderr.strip() == (f"error: --init_from: {finished_run} was trained with --head_input=mean, "
                               "this run has --head_input=cls; give --head_input=mean")

@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import tiny_backbone
+
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.head_input import HeadInput
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model, task_model, task_variables
@@ -30,6 +30,7 @@ def test_one_named_output_per_task(demo_tasks):
     np.testing.assert_allclose(single, outputs["demo_pair"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_model_round_trips_through_keras_format(demo_tasks, tmp_path):
     model = build_mtdnn_model(tiny_backbone(60), demo_tasks, head_input="cls")
     model.save(tmp_path / "m.keras")

@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO
 
 # One worker (or, with no TF_CONFIG, a single process resuming the chief's checkpoint).

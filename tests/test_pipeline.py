@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import tiny_backbone
+
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.pipeline import (
     bucket_lengths,
@@ -61,6 +61,7 @@ def test_sorting_by_length_cuts_padding_and_keeps_batches_random():
     assert len({tuple(sorted(b)) for b in first_batches}) == 3  # batch contents change between epochs
 
 
+@pytest.mark.slow
 def test_train_dataset_batches_are_bucket_shapes_and_skip_resumes(demo_tasks, demo_dir, demo_tokenizer):
     task = demo_tasks["demo_pair"]
     split = pack_split(TextPacker(demo_tokenizer, 64), read_split(task, "train", demo_dir), task=task)
@@ -76,9 +77,10 @@ def test_train_dataset_batches_are_bucket_shapes_and_skip_resumes(demo_tasks, de
         np.testing.assert_array_equal(a[0]["token_ids"].numpy(), b[0]["token_ids"].numpy())
 
 
+@pytest.mark.slow
 def test_bucketed_and_unbucketed_evaluation_give_the_same_metrics(demo_tasks, demo_dir, demo_tokenizer):
+    from mtdnn_tf.inference.evaluator import Evaluator
     from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-    from mtdnn_tf.training.evaluator import Evaluator
 
     packer = TextPacker(demo_tokenizer, 64)
     splits = {n: {"dev": pack_split(packer, read_split(t, "dev", demo_dir), task=t)} for n, t in demo_tasks.items()}
@@ -97,6 +99,7 @@ def test_bucketed_and_unbucketed_evaluation_give_the_same_metrics(demo_tasks, de
     np.testing.assert_allclose(outputs, reference, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_more_steps_than_batches_take_fresh_passes_and_skipping_resumes_mid_pass(demo_tasks, demo_dir,
                                                                                 demo_tokenizer):
     from mtdnn_tf.data.packing import TextPacker

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import needs_glue
+
 from mtdnn_tf.data.examples import SplitExamples
 from mtdnn_tf.data.pipeline import PackedSplit
 from mtdnn_tf.data.ranking import NO_POSITIVE, group_candidates, group_labels
@@ -69,6 +69,7 @@ def test_ranking_metrics():
 @needs_glue
 def test_qnli_rank_parses_real_dev_with_documented_skips():
     from conftest import GLUE_DIR
+
     from mtdnn_tf.data.readers import read_split
 
     task = load_tasks(["qnli_rank"])["qnli_rank"]
@@ -107,7 +108,7 @@ def test_each_batch_pads_its_groups_to_its_own_largest_group():
 
 
 def test_outputs_of_batches_of_several_widths_join_in_the_splits_width():
-    from mtdnn_tf.models.masking import MASKED_SCORE
+    from mtdnn_tf.features import MASKED_SCORE
 
     task = load_tasks(["demo_ranking"])["demo_ranking"]
     split = _mixed_groups_split()

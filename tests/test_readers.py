@@ -3,8 +3,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import GLUE_DIR, needs_glue
+
 from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.tasks import load_tasks

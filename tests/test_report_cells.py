@@ -35,7 +35,8 @@ def test_the_average_over_tasks_is_taken_per_seed_over_the_seeds_every_task_has(
 
 
 def test_a_reordered_study_record_gives_the_same_paired_report():
-    from mtdnn_tf.studies.report import _effects_section, collect
+    from mtdnn_tf.studies.results import collect
+    from mtdnn_tf.studies.sections import effects_section as _effects_section
 
     accuracy = {("single_task", 1): 0.50, ("single_task", 2): 0.70, ("multi_task", 1): 0.60, ("multi_task", 2): 0.75}
     entries = {f"{kind}/demo_sentiment/seed{seed}" if kind == "single_task" else f"{kind}/seed{seed}":

@@ -4,8 +4,13 @@ import shlex
 from absl import flags
 
 from mtdnn_tf.experiment import RunSettings
-from mtdnn_tf.run_command import BOOKKEEPING_FIELDS, FLAG_FIELDS, train_command, train_flags
-from mtdnn_tf.training.smart import SmartConfig
+from mtdnn_tf.run_command import (
+    BOOKKEEPING_FIELDS,
+    FLAG_FIELDS,
+    train_command,
+    train_flags,
+)
+from mtdnn_tf.settings.smart_config import SmartConfig
 from mtdnn_tf.training.train_config import TrainConfig
 
 

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import make_trainer
+
 from mtdnn_tf.data.loading import DataSource, load_packed_data
 from mtdnn_tf.data.packing import TextPacker
 from mtdnn_tf.data.readers import read_split
@@ -187,6 +187,7 @@ def test_the_loss_is_the_mean_over_the_global_batchs_labelled_words(ner):
     assert got == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_replica_shards_losses_add_up_to_the_global_labelled_word_mean(ner):
     """Three sentences over four replicas (one empty): each replica's loss divides by the global batch's
     labelled-word count, so the replicas' losses add up to the one-device loss."""
@@ -208,10 +209,11 @@ def test_replica_shards_losses_add_up_to_the_global_labelled_word_mean(ner):
     assert np.isfinite(summed) and summed == pytest.approx(one_device, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_smart_and_distillation_are_refused_with_one_line(demo_dir, demo_tokenizer, tmp_path):
     import dataclasses
 
-    from mtdnn_tf.training.smart import SmartConfig
+    from mtdnn_tf.settings.smart_config import SmartConfig
 
     tasks = load_tasks(["demo_ner"])
     with pytest.raises(UserInputError, match=r"^--smart: task demo_ner is sequence_labeling, which SMART does"):
@@ -221,15 +223,13 @@ def test_smart_and_distillation_are_refused_with_one_line(demo_dir, demo_tokeniz
 
     from mtdnn_tf.training import distillation
 
-    import mtdnn_tf.run_directory as run_directory
-
     teacher = SimpleNamespace(tasks=tasks, model_dir="teacher", tokenizer=demo_tokenizer, max_seq_length=24)
 
     splits = {"demo_ner": dataclasses.replace(
         load_packed_data(tasks, TextPacker(demo_tokenizer, 24), DataSource(str(demo_dir)), verbose=False)
         .train["demo_ner"])}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run_directory, "load_trained_model", lambda d, flag=None: teacher)
+        patch.setattr(distillation, "load_trained_model", lambda d, flag=None: teacher)
         patch.setattr(distillation, "_file_digest", lambda path: "digest")
         with pytest.raises(UserInputError, match=r"^--teachers: task demo_ner is sequence_labeling, which"):
             distillation.attach_soft_targets(splits, tasks, ["teacher"], demo_tokenizer, 24, str(tmp_path))

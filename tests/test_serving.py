@@ -12,9 +12,9 @@ import tensorflow as tf
 
 from mtdnn_tf.experiment import RunSettings, run
 from mtdnn_tf.models.mtdnn_model import task_model
+from mtdnn_tf.run_directory import load_trained_model
 from mtdnn_tf.serving.saved_model import export_saved_model
 from mtdnn_tf.serving.signatures import outputs_from_model
-from mtdnn_tf.run_directory import load_trained_model
 from mtdnn_tf.training.train_config import TrainConfig
 
 PAIRS = (["the red cat sat near the tree", "a blue dog ran"], ["a red horse was good", "the green bird"])
@@ -135,6 +135,7 @@ def test_saved_model_cli_lists_signatures_and_wrong_dtypes_are_rejected(trained,
         loaded.signatures["demo_ranking"](query=tf.constant(["a", "b"]), candidates=tf.constant([["c", "d"]]))
 
 
+@pytest.mark.slow
 def test_a_predict_request_built_from_the_signature_names_is_served(trained, tmp_path):
     """What a TF Serving client sends: a PredictRequest keyed by our signatures' input names,
     its tensors decoded and fed to the loaded SavedModel, as the server does."""
@@ -190,6 +191,7 @@ def test_a_failed_export_leaves_no_version_folder(trained, tmp_path, monkeypatch
     assert list((tmp_path / "exports").iterdir()) == []
 
 
+@pytest.mark.slow
 def test_tflite_parity_with_keras(trained, tmp_path):
     from mtdnn_tf.serving.tflite import TFLiteRunner, export_tflite
 
@@ -211,6 +213,7 @@ def test_tflite_parity_with_keras(trained, tmp_path):
         np.testing.assert_allclose(trimmed, expected[:1], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_onnx_export_runs_at_the_requests_own_length_equal_to_keras(trained, tmp_path):
     """Every task's ONNX model in ONNX Runtime: probabilities within 1e-5 of the Keras model, at the
     packed length and at the request's real length (both dimensions are dynamic); int8 finite."""
@@ -237,6 +240,7 @@ def test_onnx_export_runs_at_the_requests_own_length_equal_to_keras(trained, tmp
         assert np.isfinite(quantized).all() and quantized.shape == np.shape(want)
 
 
+@pytest.mark.slow
 def test_predict_writes_submission_files_and_metrics(trained, demo_dir, tmp_path):
     from mtdnn_tf.serving.predict_run import predict_splits
 
@@ -295,6 +299,7 @@ def assert_token_id_outputs_equal(served, trained_model):
                 assert served[name][key] == [v.decode() for v in value], name
 
 
+@pytest.mark.slow
 def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
     trained_model = load_trained_model(trained)
     export_dir = tmp_path / "ids" / "1"

@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import demo_data, make_trainer, tiny_backbone
+
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
-from mtdnn_tf.training.smart import EmbeddingPath, SmartConfig, outputs_and_regularizer, smart_seed
+from mtdnn_tf.settings.smart_config import SmartConfig
+from mtdnn_tf.training.smart import EmbeddingPath, outputs_and_regularizer, smart_seed
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,7 @@ def setting(demo_tasks, demo_dir, demo_tokenizer):
     return tasks, model, batches
 
 
+@pytest.mark.slow
 def test_the_embedding_path_computes_the_models_outputs(setting):
     tasks, model, batches = setting
     path = EmbeddingPath(model)
@@ -34,6 +36,7 @@ def test_the_embedding_path_computes_the_models_outputs(setting):
         np.testing.assert_allclose(path.outputs(task, path.embed(features), features), direct, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_regularizer_is_zero_without_perturbation_and_positive_with_it(setting):
     tasks, model, batches = setting
     path = EmbeddingPath(model)
@@ -47,6 +50,7 @@ def test_the_regularizer_is_zero_without_perturbation_and_positive_with_it(setti
         assert float(positive) > 0.0, name
 
 
+@pytest.mark.slow
 def test_the_regularizer_is_seeded_and_its_gradient_reaches_the_encoder(setting):
     tasks, model, batches = setting
     path, task, features = EmbeddingPath(model), tasks["demo_pair"], batches["demo_pair"]

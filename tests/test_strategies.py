@@ -41,7 +41,7 @@ def train(label, strategy, smart):
     return trainer, [v.numpy() for v in trainer.model.trainable_variables], results
 
 
-from mtdnn_tf.training.smart import SmartConfig
+from mtdnn_tf.settings.smart_config import SmartConfig
 plain, plain_weights, plain_results = train("default", tf.distribute.get_strategy(), SmartConfig())
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 # With no perturbation SMART's regulariser is 0, so the mirrored SMART run matches the plain one-device run;

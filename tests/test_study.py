@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO
+
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.studies.plan import StudyConfig, adapt_epochs, plan_study
 
@@ -160,6 +160,7 @@ def test_study_runs_once_and_writes_the_report(tmp_path):
     assert text.rstrip().endswith("## Reading the numbers\n\nHand-written reading.")
 
 
+@pytest.mark.slow
 def test_study_command_rejects_a_target_among_the_tasks(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mtdnn_tf.study", "--tasks=rte,mrpc", "--target=rte", "--data_dir=x",
@@ -169,6 +170,7 @@ def test_study_command_rejects_a_target_among_the_tasks(tmp_path):
         "error: --target: must be a task not among the multi-task tasks (it is held out), got 'rte'")
 
 
+@pytest.mark.slow
 def test_study_command_rejects_a_mistyped_head_input_before_any_work(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mtdnn_tf.study", "--tasks=rte", "--target=mrpc", "--data_dir=x",
@@ -236,6 +238,7 @@ def test_a_killed_study_resumes_inside_the_run_it_was_in(tmp_path, monkeypatch, 
     assert reproduced == recorded and recorded["demo_sentiment"]["dev"]["accuracy"] > 0
 
 
+@pytest.mark.slow
 def test_show_plan_lists_every_run_with_its_state_and_command_and_trains_nothing(tmp_path):
     from mtdnn_tf.data.synthetic import write_demo_suite
 
@@ -329,7 +332,7 @@ def test_smart_and_distillation_runs_are_planned_after_what_they_need(tmp_path):
 
 
 def test_an_interim_report_estimates_what_is_left_from_finished_seeds():
-    from mtdnn_tf.studies.report import _progress_lines
+    from mtdnn_tf.studies.sections import progress_lines as _progress_lines
 
     study = {"runs": {"multi_task/seed1": {"seconds": 3600.0}, "single_task/rte/seed1": {"seconds": 600.0}}}
     planned = ["multi_task/seed1", "single_task/rte/seed1", "multi_task/seed2", "single_task/rte/seed2",

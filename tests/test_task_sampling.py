@@ -19,7 +19,11 @@ def test_every_batch_appears_once_and_order_is_shuffled_per_epoch():
 import numpy as np
 import pytest
 
-from mtdnn_tf.training.task_sampling import ANNEALED_FINAL_EXPONENT, SAMPLERS, sampling_probabilities
+from mtdnn_tf.training.task_sampling import (
+    ANNEALED_FINAL_EXPONENT,
+    SAMPLERS,
+    sampling_probabilities,
+)
 
 SIZES = {"mnli": 4000, "mrpc": 400, "rte": 40}
 BATCHES = {name: -(-n // 32) for name, n in SIZES.items()}

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from mtdnn_tf.errors import UserInputError
-
 from mtdnn_tf.data.tfds_source import read_tfds_split
+from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.tasks import load_tasks
 
 

@@ -3,12 +3,14 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import demo_data, tiny_backbone
+from conftest import make_trainer as _trainer
 
-from conftest import demo_data, make_trainer as _trainer, tiny_backbone
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.training.train_config import TrainConfig
 
 
+@pytest.mark.slow
 def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
     tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
     trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=4)
@@ -23,6 +25,7 @@ def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, de
     assert (tmp_path / "tensorboard").is_dir()
 
 
+@pytest.mark.slow
 def test_rerun_resumes_from_latest_checkpoint(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
     tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
     first = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1)
@@ -105,6 +108,7 @@ def _applied_gradient_norm(trainer):
     return float(observed.numpy())
 
 
+@pytest.mark.slow
 def test_clipping_bounds_the_norm_of_the_applied_gradient(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
     import dataclasses
 
@@ -127,6 +131,7 @@ def test_auto_precision_is_bfloat16_only_with_amx():
     assert resolve_policy(None, flags={"amx_bf16"}) is None
 
 
+@pytest.mark.slow
 def test_a_per_task_cap_limits_only_that_task(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
     tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
     trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2, task_max_examples={"demo_sentiment": 48})
@@ -141,6 +146,7 @@ def test_a_per_task_cap_limits_only_that_task(demo_tasks, demo_dir, demo_tokeniz
         TrainConfig(task_max_examples={"x": 0})
 
 
+@pytest.mark.slow
 def test_a_drawing_sampler_trains_its_budget_and_resumes_mid_epoch_exactly(demo_tasks, demo_dir, demo_tokenizer,
                                                                            tmp_path):
     tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}

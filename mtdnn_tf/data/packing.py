@@ -11,8 +11,14 @@ reports each text's untruncated length so callers can count what was cut.
 import numpy as np
 import tensorflow as tf
 
-from mtdnn_tf.data.sequences import FEATURES, PackedSequences  # noqa: F401 - FEATURES is this module's too
-from mtdnn_tf.models.encoders import packer_for, special_token_count, unknown_token_id, word_prefix
+from mtdnn_tf.data.sequences import PackedSequences
+from mtdnn_tf.features import FEATURES
+from mtdnn_tf.models.encoders import (
+    packer_for,
+    special_token_count,
+    unknown_token_id,
+    word_prefix,
+)
 from mtdnn_tf.progress import progress_bar
 
 

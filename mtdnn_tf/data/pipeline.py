@@ -26,7 +26,6 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.data.packing import truncation_counts
-from mtdnn_tf.data.sequences import FEATURES
 
 # Padded lengths a batch may take (plus max_seq_length itself).
 # Steps of 8 where GLUE inputs cluster, coarser above: 12 shapes up to 128.

@@ -15,7 +15,6 @@ import pathlib
 
 import numpy as np
 
-FEATURES = ("token_ids", "segment_ids", "padding_mask")
 _ARRAYS = ("token_ids", "segment_ids", "offsets")
 
 

@@ -8,9 +8,7 @@ one by subclassing ``HeadKind`` in a new module and registering it with
 from mtdnn_tf.models.linear_head import LinearHead
 from mtdnn_tf.models.san_head import SANHead
 from mtdnn_tf.models.token_linear_head import TokenLinearHead
-from mtdnn_tf.registry import Registry
-
-HEAD_KINDS = Registry("head kind")
+from mtdnn_tf.registry import HEAD_KINDS
 
 register_head_kind = HEAD_KINDS.register  # class decorator: YAML ``head.kind: <cls.name>``
 head_kind_names = HEAD_KINDS.names

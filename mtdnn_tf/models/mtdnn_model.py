@@ -2,8 +2,8 @@
 
 import keras
 
-from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.features import FEATURES
 from mtdnn_tf.models.encoders import encode, family_name, has_pooler
 from mtdnn_tf.models.head_input import HeadInput
 from mtdnn_tf.models.head_kinds import get_head_kind

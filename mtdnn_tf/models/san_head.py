@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from mtdnn_tf.models.masking import MASKED_SCORE
+from mtdnn_tf.features import MASKED_SCORE
 
 
 def _masked_softmax(logits, mask):

@@ -25,8 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_directory
-from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.features import FEATURES
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.tflite import token_id_function, write_token_id_files
 

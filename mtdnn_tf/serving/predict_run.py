@@ -8,9 +8,9 @@ import tensorflow as tf
 from mtdnn_tf.data.loading import DataSource
 from mtdnn_tf.data.pipeline import pack_split
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.inference.evaluator import Evaluator
 from mtdnn_tf.run_directory import load_trained_model
 from mtdnn_tf.serving.predictions import split_metrics
-from mtdnn_tf.training.evaluator import Evaluator
 
 
 def submission_file_name(task, split):

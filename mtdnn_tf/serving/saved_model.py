@@ -5,16 +5,15 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.atomic_files import atomic_directory
-from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
+from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.serving.signatures import (
     input_signature,
     make_serving_function,
     make_token_id_serving_function,
     token_id_signature,
 )
-
+from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
 
 INPUT_KINDS = ("text", "token_ids")
 

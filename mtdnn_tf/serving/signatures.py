@@ -21,8 +21,8 @@ Inputs and outputs are the task type's (``mtdnn_tf.task_types``); the built-in o
 
 import tensorflow as tf
 
-from mtdnn_tf.data.packing import FEATURES
 from mtdnn_tf.data.pipeline import BUCKET_STEPS, smallest_bucket, trim_features
+from mtdnn_tf.features import FEATURES
 from mtdnn_tf.models.mtdnn_model import task_model
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_directory
-from mtdnn_tf.data.packing import FEATURES
+from mtdnn_tf.features import FEATURES
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
 

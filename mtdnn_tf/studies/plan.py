@@ -6,7 +6,8 @@ import math
 from mtdnn_tf.errors import check_settings
 from mtdnn_tf.experiment import RunSettings
 from mtdnn_tf.models.head_input import HEAD_INPUTS
-from mtdnn_tf.training.smart import SmartConfig
+from mtdnn_tf.settings.fields import setting
+from mtdnn_tf.settings.smart_config import SmartConfig
 from mtdnn_tf.training.task_sampling import SAMPLERS
 from mtdnn_tf.training.train_config import TrainConfig
 
@@ -39,35 +40,48 @@ class StudyConfig:
         distill: one extra multi-task run (first seed) distilled from every seed's multi-task model.
     """
 
-    tasks: list
-    target: str
-    data_dir: str
-    preset: str
-    study_dir: str
-    seeds: list = dataclasses.field(default_factory=lambda: [1, 2])
-    fractions: list = dataclasses.field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0])
-    samples_per_fraction: int = 3
-    epochs: int = 3
-    refine_epochs: int = 1
-    adapt_epochs: int = 2
-    adapt_min_steps: int = 20
-    max_examples_per_task: int = 192
-    max_seq_length: int = 128
-    batch_size: int = 32
-    learning_rate: float = 2e-4
-    head_input: str = "mean"
-    task_dir: str = None
-    random_backbone: str = None  # instead of a preset (tests): a random encoder of this size
-    vocab_file: str = None
-    checkpoint_every: int = 200  # steps; a killed study resumes inside the run it was in
-    baseline_tasks: list = None  # tasks with single-task and refinement runs (default: all of ``tasks``)
-    ablate: str = None  # a source task left out of one extra multi-task run (first seed): what it brings
-    task_max_examples: dict = dataclasses.field(default_factory=dict)  # per-task caps, e.g. {"sst2": 10000}
-    compare_sampling: str = None  # one extra multi-task run (first seed) drawing tasks this way
-    sampling_temperature: float = 2.0
-    smart_tasks: list = None  # single-task runs with SMART, beside the plain ones
-    smart_seeds: int = 2
-    distill: bool = False  # a multi-task student of the multi-task seeds (knowledge distillation)
+    tasks: list = setting(help="Tasks trained jointly; the per-task table covers each.")
+    target: str = setting(help="Domain-adaptation task, held out of multi-task training.")
+    data_dir: str = setting(help="Root of the task files.")
+    preset: str = setting(help="Pretrained encoder (keras-hub preset or local directory).")
+    study_dir: str = setting(help="Where every run's model_dir and study.json go.")
+    seeds: list = setting(
+        help="Seeds of the multi-task, single-task and refinement runs.", factory=lambda: [1, 2], item=int)
+    fractions: list = setting(
+        help="Fractions of --target's training data.", factory=lambda: [0.001, 0.01, 0.1, 1.0], item=float)
+    samples_per_fraction: int = setting(3, "Random draws per fraction below 1.")
+    epochs: int = setting(3, "Multi-task and single-task epochs.")
+    refine_epochs: int = setting(1, "Refinement epochs.")
+    adapt_epochs: int = setting(2, "Minimum epochs of a fraction run.")
+    adapt_min_steps: int = setting(20, "Minimum steps of a fraction run (tiny fractions get more epochs).")
+    max_examples_per_task: int = setting(192, "Budget: training examples per task per epoch (0: all).")
+    max_seq_length: int = setting(128, "Packed sequence length.")
+    batch_size: int = setting(32, "Training batch size.")
+    learning_rate: float = setting(2e-4, "Peak learning rate.")
+    head_input: str = setting("mean", "What linear heads read (see mtdnn_tf.train).", choices=HEAD_INPUTS)
+    task_dir: str = setting(None, "A directory of your own task YAML files, searched before the built-in tasks.")
+    random_backbone: str = setting(None, "Instead of a preset (tests): a random encoder of this size.")
+    vocab_file: str = setting(None, "The WordPiece vocabulary of a random encoder.")
+    checkpoint_every: int = setting(
+        200, "Checkpoint each run every N steps (and at epoch ends), so a killed study resumes inside the run "
+             "it was in.")
+    baseline_tasks: list = setting(
+        None, "Tasks with single-task and refinement runs (default: all --tasks; leave out pure source tasks "
+              "such as mnli_dev_split).")
+    ablate: str = setting(
+        None, "A task left out of one extra multi-task run (first seed), to show what it brings, e.g. "
+              "mnli_dev_split.")
+    task_max_examples: dict = setting(
+        help="Per-task caps on training examples per epoch, e.g. sst2=10000.", factory=dict, pairs=int)
+    compare_sampling: str = setting(
+        None, "A task sampler (uniform, proportional, temperature, annealed) for one extra multi-task run "
+              "(first seed) with Algorithm 1's number of steps.")
+    sampling_temperature: float = setting(2.0, "T of --compare_sampling=temperature.")
+    smart_tasks: list = setting(
+        None, "Tasks with extra single-task runs trained with SMART (first --smart_seeds seeds).")
+    smart_seeds: int = setting(2, "Seeds of the SMART runs.")
+    distill: bool = setting(
+        False, "One extra multi-task run (first seed) distilled from every seed's multi-task model.")
 
     def __post_init__(self):
         positive = (lambda v: v >= 1, "at least 1")

@@ -19,11 +19,11 @@ from mtdnn_tf.data.readers import read_split
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.experiment import run
 from mtdnn_tf.hardware import machine_description
+from mtdnn_tf.metrics import format_metrics_inline
 from mtdnn_tf.run_command import train_command
 from mtdnn_tf.studies.plan import plan_study
 from mtdnn_tf.tasks import load_tasks
 from mtdnn_tf.training.checkpoints import checkpoint_prefixes
-from mtdnn_tf.training.trainer import format_metrics_inline
 
 
 def code_commit():

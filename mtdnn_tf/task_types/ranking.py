@@ -7,7 +7,7 @@ from mtdnn_tf import losses, metrics
 from mtdnn_tf.data.pipeline import PackedSplit
 from mtdnn_tf.data.ranking import group_candidates, group_labels
 from mtdnn_tf.data.sampling import fraction_size, sample_indices
-from mtdnn_tf.models.masking import MASKED_SCORE
+from mtdnn_tf.features import MASKED_SCORE
 from mtdnn_tf.task_types.base import TaskType, check_same_batch, softmax
 from mtdnn_tf.task_types.registry import register_task_type
 

@@ -1,8 +1,6 @@
 """The registry of task types: the YAML ``type`` field names one of these."""
 
-from mtdnn_tf.registry import Registry
-
-TASK_TYPES = Registry("task type")
+from mtdnn_tf.registry import TASK_TYPES
 
 register_task_type = TASK_TYPES.register  # class decorator: YAML ``type: <cls.name>``
 task_type_names = TASK_TYPES.names

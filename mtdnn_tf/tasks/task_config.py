@@ -23,12 +23,16 @@ import pathlib
 
 import yaml
 
-from mtdnn_tf.errors import SettingError, UserInputError, where
-from mtdnn_tf.models.head_kinds import get_head_kind, head_kind_names
-from mtdnn_tf.task_types import get_task_type, task_type_names
+from mtdnn_tf.errors import (
+    UNIT_INTERVAL,
+    SettingError,
+    UserInputError,
+    check_settings,
+    where,
+)
+from mtdnn_tf.registry import HEAD_KINDS, TASK_TYPES
+from mtdnn_tf.settings.smart_config import SmartConfig
 from mtdnn_tf.tasks.schema import field, parse
-from mtdnn_tf.training.smart import SmartConfig
-from mtdnn_tf.training.train_config import TrainConfig
 
 INPUTS = ("single", "pair")
 
@@ -39,7 +43,7 @@ BUILTIN_TASK_DIR = pathlib.Path(__file__).resolve().parent / "builtin"
 class HeadConfig:
     """The task's output layer. ``kind``: 'linear' or 'san' (stochastic answer network)."""
 
-    kind: str = field("str", "linear", choices=head_kind_names)
+    kind: str = field("str", "linear", choices=HEAD_KINDS.names)
     dropout: float = field("float", 0.1)
     san_steps: int = field("int", 5, doc="SAN reasoning steps K")
     san_dropout: float = field("float", 0.1, doc="SAN stochastic prediction dropout rate")
@@ -102,10 +106,10 @@ class TfdsSource:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskConfig:
-    """One task. See ``configs/tasks/*.yaml`` and the README's task table."""
+    """One task. See ``configs/tasks/*.yaml`` and docs/tasks.md."""
 
     name: str = field("str")
-    type: str = field("str", choices=task_type_names)
+    type: str = field("str", choices=TASK_TYPES.names)
     input: str = field("str", choices=INPUTS)
     labels: tuple = field("str_list", (), doc="classification label vocabulary")
     label_range: tuple = field("float_pair", None, doc="regression: allowed label range")
@@ -124,8 +128,9 @@ class TaskConfig:
 
     @property
     def task_type(self):
-        """The TaskType that owns this task's loss, metrics, labels and serving (``mtdnn_tf.task_types``)."""
-        return get_task_type(self.type)
+        """The TaskType that owns this task's loss, metrics, labels and serving (``mtdnn_tf.task_types``,
+        looked up by name in the registry it fills)."""
+        return TASK_TYPES.get(self.type)
 
     @property
     def num_outputs(self):
@@ -151,14 +156,14 @@ def _validate(task, path):
         fail("head.san_dropout", f"must be in [0, 1), got {task.head.san_dropout}")
     if task.head.san_steps < 1:
         fail("head.san_steps", f"must be at least 1, got {task.head.san_steps}")
-    get_head_kind(task.head.kind).validate(task, fail)
+    HEAD_KINDS.get(task.head.kind).validate(task, fail)
     try:  # the task's SMART settings, checked by SmartConfig as the run's are
         SmartConfig().for_task(task.smart)
     except SettingError as e:
         fail(f"smart.{e.setting}", e.detail)
     if task.distill_weight is not None:
-        try:  # checked by TrainConfig as the run's --distill_weight is
-            TrainConfig(distill_weight=task.distill_weight)
+        try:  # the same rule as the run's --distill_weight (TrainConfig)
+            check_settings(task, [("distill_weight", *UNIT_INTERVAL)])
         except SettingError as e:
             fail(e.setting, e.detail)
     if task.loss_weight <= 0:
@@ -189,8 +194,8 @@ def _validate(task, path):
 
 def with_head_kind(task, kind):
     """The task with another head kind (e.g. a linear baseline of a SAN task), validated."""
-    if kind not in head_kind_names():
-        raise UserInputError(f"head kind {kind!r} for task {task.name!r} is not one of {list(head_kind_names())}")
+    if kind not in HEAD_KINDS.names():
+        raise UserInputError(f"head kind {kind!r} for task {task.name!r} is not one of {list(HEAD_KINDS.names())}")
     changed = dataclasses.replace(task, head=dataclasses.replace(task.head, kind=kind))
     _validate(changed, task.path)
     return changed

@@ -14,7 +14,6 @@ import keras
 import tensorflow as tf
 
 from mtdnn_tf.errors import UserInputError
-
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 from mtdnn_tf.training.optimization import make_optimizer
 from mtdnn_tf.training.trainer import MultiTaskTrainer

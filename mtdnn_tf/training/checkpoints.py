@@ -8,7 +8,6 @@ import tensorflow as tf
 from mtdnn_tf.errors import UserInputError
 
 
-
 def checkpoint_prefixes(directory):
     """The ``ckpt-N`` prefixes of the checkpoints in ``directory``, newest first (read from the index files)."""
     numbered = []

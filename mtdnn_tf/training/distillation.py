@@ -14,6 +14,7 @@ when either does. The same averaged outputs on the labelled evaluation splits
 give the teacher ensemble's own metrics, recorded beside the student's.
 """
 
+import dataclasses
 import hashlib
 import json
 import pathlib
@@ -23,9 +24,10 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_file
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.inference.evaluator import Evaluator
 from mtdnn_tf.models.backbone import check_same_tokenizer
 from mtdnn_tf.models.init_from import check_tasks_match, task_meaning
-from mtdnn_tf.training.evaluator import Evaluator
+from mtdnn_tf.run_directory import load_trained_model
 
 SOFT_TARGETS_DIR = "soft_targets"
 
@@ -89,10 +91,6 @@ def attach_soft_targets(train_splits, tasks, teacher_dirs, tokenizer, max_seq_le
     (``ensemble``: {split: {metric: value}}), for metrics.json.
     Soft targets are read from ``store_dir/soft_targets`` when their key is there.
     """
-    import dataclasses  # noqa: PLC0415
-
-    from mtdnn_tf.run_directory import load_trained_model  # noqa: PLC0415
-
     teachers = [load_trained_model(d, flag="--teachers") for d in teacher_dirs]
     for teacher in teachers:
         check_teacher_fits(teacher, tokenizer, max_seq_length)

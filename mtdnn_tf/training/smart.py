@@ -15,44 +15,13 @@ The noise is drawn from a stateless generator seeded by (run seed, optimizer
 step): a resumed run perturbs exactly as an uninterrupted one.
 """
 
-import dataclasses
-import math
-
 import tensorflow as tf
 
-from mtdnn_tf.errors import UserInputError, check_settings
+from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.losses import weighted_mean
 from mtdnn_tf.models.encoders import family_name
 from mtdnn_tf.models.init_from import source_backbone
 from mtdnn_tf.models.mtdnn_model import head_features
-
-
-@dataclasses.dataclass(frozen=True)
-class SmartConfig:
-    """SMART settings of a run (defaults: the official MT-DNN's); off unless ``enabled``."""
-
-    enabled: bool = False
-    alpha: float = 1.0  # weight of the regulariser in the loss
-    steps: int = 1  # ascent steps K
-    step_size: float = 1e-5
-    noise_var: float = 1e-5  # the initial noise's standard deviation, as the official code uses it
-    epsilon: float = 1e-6  # in the projection's denominator
-
-    def __post_init__(self):
-        finite = lambda v: math.isfinite(v)  # noqa: E731
-        check_settings(self, [
-            ("alpha", lambda v: finite(v) and v >= 0, "0 or positive"),
-            ("steps", lambda v: v >= 0, "0 or positive"),
-            ("step_size", lambda v: finite(v) and v >= 0, "0 or positive"),
-            ("noise_var", lambda v: finite(v) and v >= 0, "0 or positive"),
-            ("epsilon", lambda v: finite(v) and v > 0, "positive"),
-        ])
-
-    def for_task(self, overrides):
-        """These settings with a task's YAML ``smart`` section (its non-empty fields) applied."""
-        changed = {f.name: getattr(overrides, f.name) for f in dataclasses.fields(overrides)
-                   if getattr(overrides, f.name) is not None}
-        return dataclasses.replace(self, **changed) if changed else self
 
 
 class EmbeddingPath:

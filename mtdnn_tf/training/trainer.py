@@ -10,7 +10,7 @@ heads are not part of the step's variable list, so they get no gradient.
 Test hook: with the environment variable ``MTDNN_TF_TEST_KILL_AT_STEP=N``, the
 process SIGKILLs itself once optimizer step N is done (after that loop's
 checkpoint, if any), so a resume test kills at an exact point instead of racing
-a timer (``tests/test_reliability.py``).
+a timer (``tests/cross_cutting/test_reliability.py``).
 """
 
 import collections
@@ -22,32 +22,19 @@ import signal
 import sys
 import time
 
-import keras
 import tensorflow as tf
 
+from mtdnn_tf.data.distributed_input import input_options
 from mtdnn_tf.data.pipeline import InputShard, train_dataset
 from mtdnn_tf.errors import NonFiniteLossError, UserInputError
-from mtdnn_tf.losses import soft_task_loss, task_loss
-from mtdnn_tf.models.mtdnn_model import task_model, task_variables
+from mtdnn_tf.inference.evaluator import Evaluator
+from mtdnn_tf.metrics import format_metrics_inline
 from mtdnn_tf.progress import progress_bar
 from mtdnn_tf.training.checkpoints import CheckpointStore
-from mtdnn_tf.training.evaluator import Evaluator
 from mtdnn_tf.training.run_record import RunRecord
-from mtdnn_tf.training.smart import EmbeddingPath, outputs_and_regularizer, smart_seed
-from mtdnn_tf.training.strategies import compiles_whole_step, input_options, is_chief
-
-
-def all_reduce_once(optimizer):
-    """Makes a Keras optimizer apply the gradients it is given without summing them over replicas.
-
-    The step sums the gradients itself, once, to clip the global-batch gradient; the TensorFlow
-    backend's optimizer would sum them again inside ``apply_gradients`` (its
-    ``_all_reduce_sum_gradients``, which has no public switch): twice the step's largest traffic.
-    """
-    for inner in (optimizer, getattr(optimizer, "inner_optimizer", None)):
-        if inner is not None:
-            inner._all_reduce_sum_gradients = list  # noqa: SLF001 - see the docstring
-
+from mtdnn_tf.training.shape_warm_up import warm_up_shapes
+from mtdnn_tf.training.strategies import compiles_whole_step, is_chief
+from mtdnn_tf.training.train_step import TrainStep
 
 _KILL_AT_STEP = os.environ.get("MTDNN_TF_TEST_KILL_AT_STEP")
 
@@ -94,133 +81,8 @@ class MultiTaskTrainer:
         self.record = RunRecord(self.model_dir, extra_record, write=self.chief,
                                 tensorboard_every=config.tensorboard_every)
         self._train_names = list(train_splits)
-        self._loop = None  # the tf.function running up to steps_per_loop steps (see _make_loop)
-        if strategy.num_replicas_in_sync > 1:
-            all_reduce_once(optimizer)
-
-    # -- steps ---------------------------------------------------------------
-    def _make_replica_step(self, name):
-        """The step of task ``name`` on one replica: (the global-batch loss, whether the update was applied)."""
-        task = self.tasks[name]
-        head_model = task_model(self.model, name)
-        variables = task_variables(self.model, name)
-        replicas = self.strategy.num_replicas_in_sync
-        clip_norm = self.config.clip_norm
-
-        scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
-
-        smart = self.config.smart.for_task(task.smart)
-        path = EmbeddingPath(self.model) if smart.enabled else None
-
-        distill_weight = self.config.distill_weight if task.distill_weight is None else task.distill_weight
-
-        def loss_and_gradients(features, targets):
-            # Each replica's share of the global-batch mean: its weighted sum over the global batch's weight.
-            weights, units = targets["weights"], targets["units"]
-            with tf.GradientTape() as tape:
-                regularizer = tf.constant(0.0)
-                if smart.enabled:  # SMART: the clean outputs and the adversarial regulariser (see smart.py)
-                    outputs, regularizer = outputs_and_regularizer(
-                        task, smart, path, features, smart_seed(self.config.seed, self.optimizer.iterations),
-                        weights=weights, units=units)
-                else:
-                    outputs = task.task_type.forward(head_model, features, training=True)
-                loss = task_loss(task, targets["labels"], outputs, weights, units)
-                if "soft_targets" in targets:  # knowledge distillation
-                    loss = ((1.0 - distill_weight) * loss + distill_weight
-                            * soft_task_loss(task, targets["soft_targets"], outputs, features, weights, units))
-                if smart.enabled:
-                    loss += smart.alpha * regularizer * task.loss_weight
-                scaled_loss = self.optimizer.scale_loss(loss) if scaled else loss
-            return loss, tape.gradient(scaled_loss, variables), regularizer
-
-        whole_step = self.config.xla_whole_step  # one device (checked in __init__)
-        if self.config.jit_compile and not whole_step:  # XLA compiles once per padded shape (see bucket_lengths)
-            loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
-
-        def replica_step(features, targets):
-            loss, all_gradients, regularizer = loss_and_gradients(features, targets)
-            # Known at trace time: e.g. the unused pooler has no gradient.
-            pairs = [(g, v) for g, v in zip(all_gradients, variables) if g is not None]
-            gradients = [g for g, _ in pairs]
-            total_loss, total_regularizer = loss, regularizer
-            if replicas > 1:  # The one all-reduce of the step (the losses ride along): clip the global gradient.
-                *gradients, total_loss, total_regularizer = tf.distribute.get_replica_context().all_reduce(
-                    tf.distribute.ReduceOp.SUM, gradients + [loss, regularizer])
-            norm = tf.linalg.global_norm(gradients)
-            # With loss scaling, overflowing gradients are the LossScaleOptimizer's to skip.
-            finite = tf.math.is_finite(total_loss) & (tf.math.is_finite(norm) | scaled)
-            if clip_norm > 0:
-                # Scaled gradients are clipped at the scaled norm: the same as clipping
-                # the true gradient; the LossScaleOptimizer unscales them after.
-                limit = clip_norm * tf.cast(self.optimizer.dynamic_scale, tf.float32) if scaled else clip_norm
-                gradients, _ = tf.clip_by_global_norm(gradients, limit, use_norm=norm)
-            applied = self._apply_if_finite(finite, gradients, [v for _, v in pairs])
-            return total_loss, applied, total_regularizer
-
-        if whole_step:  # XLA for forward, backward, clipping and the update together (one device)
-            replica_step = tf.function(replica_step, jit_compile=True)
-        return replica_step
-
-    def _make_loop(self):
-        """One tf.function that runs up to ``steps_per_loop`` steps: ``loop(iterators, task_ids, count)``
-        takes the first ``count`` of ``task_ids`` (indices into the trained tasks), each step's batch from
-        that task's iterator, and returns every step's loss, whether its update was applied and its SMART
-        regulariser (0 for a task without SMART)."""
-        steps = [self._make_replica_step(name) for name in self._train_names]
-        strategy = self.strategy
-
-        def branch(index, iterators):
-            def run():
-                features, targets = next(iterators[index])
-                results = strategy.run(steps[index], args=(features, targets))
-                # The same on every replica (all-reduced; one decision).
-                return tuple(strategy.experimental_local_results(r)[0] for r in results)
-            return run
-
-        @tf.function
-        def loop(iterators, task_ids, count):
-            losses = tf.TensorArray(tf.float32, size=count)
-            applied = tf.TensorArray(tf.bool, size=count)
-            regularizers = tf.TensorArray(tf.float32, size=count)
-            for i in tf.range(count):
-                loss, ok, regularizer = tf.switch_case(task_ids[i],
-                                                       [branch(j, iterators) for j in range(len(steps))])
-                losses, applied = losses.write(i, loss), applied.write(i, ok)
-                regularizers = regularizers.write(i, regularizer)
-            return losses.stack(), applied.stack(), regularizers.stack()
-
-        return loop
-
-    def _apply_if_finite(self, finite, gradients, variables):
-        """Applies the update only when ``finite``; returns whether it did.
-
-        A cond whose branch synchronises replicas is not allowed in a replica
-        context, so under strategies that merge, the decision is taken in the
-        cross-replica context (as Keras' LossScaleOptimizer does).
-        """
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            self.optimizer.apply_gradients(zip(gradients, variables))  # skips non-finite steps itself
-            return finite
-
-        def apply():
-            self.optimizer.apply_gradients(zip(gradients, variables))
-            return tf.constant(True)
-
-        if self.strategy.num_replicas_in_sync == 1 or tf.__internal__.distribute.strategy_supports_no_merge_call():
-            return tf.cond(finite, apply, lambda: tf.constant(False))
-
-        def cross_replica(distribution, finite, gradients):
-            finite = distribution.experimental_local_results(finite)[0]
-
-            def apply_everywhere():
-                distribution.extended.call_for_each_replica(
-                    lambda g: self.optimizer.apply_gradients(zip(g, variables)), args=(gradients,))
-                return tf.constant(True)
-
-            return tf.cond(finite, apply_everywhere, lambda: tf.constant(False))
-
-        return tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, gradients))
+        self.step = TrainStep(model, optimizer, tasks, self._train_names, config, strategy)
+        self._loop = None  # the tf.function running up to steps_per_loop steps (TrainStep.make_loop)
 
     # -- loop ----------------------------------------------------------------
     def restore(self):
@@ -238,6 +100,9 @@ class MultiTaskTrainer:
                       f"step {int(self.step_in_epoch.numpy())} of that epoch)")
             self.record.resume(int(self.epoch.numpy()), int(self.step_in_epoch.numpy()))
         last = self.record.last_metrics()
+        if int(self.epoch.numpy()) < cfg.epochs and self.warms_up_shapes():
+            warm_up_shapes(self.model, self.tasks, self.train_splits, cfg, int(self.epoch.numpy()), self.task_index,
+                           InputShard(num_replicas=self.strategy.num_replicas_in_sync), verbose=cfg.verbose)
         while int(self.epoch.numpy()) < cfg.epochs:
             epoch = int(self.epoch.numpy())
             started = time.time()
@@ -259,6 +124,15 @@ class MultiTaskTrainer:
                       + format_metrics_inline(last))
         return last
 
+    def warms_up_shapes(self):
+        """Whether ``train`` meets every batch shape once before its first epoch (``shape_warm_up``): when
+        the epoch has at least ``warm_up_min_steps`` steps (shorter ones would spend more on tracing the
+        pass than it saves), and XLA does not compile the step (it compiles per shape for the step's own
+        program, which a warm-up pass cannot share)."""
+        cfg = self.config
+        return (0 < cfg.warm_up_min_steps <= cfg.epoch_steps(self.train_splits)
+                and not cfg.jit_compile and not compiles_whole_step(self.strategy))
+
     def run_epoch(self, epoch, stop=None, max_examples=None):
         """Trains one epoch from ``step_in_epoch`` on, up to step ``stop`` (default: its end), in the
         order of the configured task sampler (Algorithm 1 by default); no evaluation or epoch
@@ -277,7 +151,7 @@ class MultiTaskTrainer:
         iterators = tuple(iter(self._epoch_dataset(cfg, name, epoch, done[name], order.count(name)))
                           for name in self._train_names)
         if self._loop is None:
-            self._loop = self._make_loop()
+            self._loop = self.step.make_loop()
         branch = {name: i for i, name in enumerate(self._train_names)}
         smart_tasks = {name for name in self._train_names if cfg.smart.for_task(self.tasks[name].smart).enabled}
         bar = progress_bar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
@@ -345,12 +219,3 @@ class MultiTaskTrainer:
         self.record.skip({"epoch": epoch + 1, "step": position + 1, "task": name,
                           "batch": batch_index + 1, "what": what})
         print(f"warning: skipped the batch: non-finite {what} at {where_}", file=sys.stderr)
-
-
-def format_metrics_inline(results):
-    parts = []
-    for task, by_split in results.items():
-        for split, values in by_split.items():
-            label = task if split == "dev" else f"{task}/{split}"
-            parts.append(label + " " + " ".join(f"{k}={v:.4f}" for k, v in values.items()))
-    return "; ".join(parts)

@@ -3,10 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
+from mtdnn_tf.data.distributed_input import input_options
 from mtdnn_tf.data.pipeline import InputShard, eval_dataset
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.progress import progress_bar
-from mtdnn_tf.training.strategies import input_options
 
 
 class Evaluator:

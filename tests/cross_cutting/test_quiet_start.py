@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from mtdnn_tf.quiet_start import is_startup_noise
 
 # Lines TensorFlow 2.21 writes at import and device lookup on a machine without a GPU.
@@ -32,6 +34,7 @@ def _env(**extra):
     return {**env, **extra}
 
 
+@pytest.mark.slow
 def test_importing_the_package_and_a_failing_command_print_only_what_matters(tmp_path):
     imported = subprocess.run([sys.executable, "-c", "import mtdnn_tf"], capture_output=True, text=True,
                               env=_env(), timeout=300)

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 
@@ -31,8 +30,9 @@ def _one_line_error(result, code=2):
         ("--head_input=first", "FATAL Flags parsing error: flag --head_input=first: value should be one of", 1),
     ],
 )
+@pytest.mark.slow
 def test_bad_flag_values_are_one_line(flag, message, code, tmp_path):
-    # In a real process; tests/test_bad_inputs.py runs many more flag and file cases in-process.
+    # In a real process; test_bad_inputs.py runs many more flag and file cases in-process.
     result = _train("--tasks=rte", f"--model_dir={tmp_path}", flag)
     assert _one_line_error(result, code).startswith(message)
 
@@ -54,4 +54,4 @@ def test_demo_run_and_user_errors(tmp_path):
     missing = _train("--tasks=rte", f"--model_dir={tmp_path / 'm2'}", f"--data_dir={data}",
                      "--random_backbone=tiny", vocab)
     assert _one_line_error(missing) == f"error: {data / 'RTE' / 'train.tsv'}: file not found"
-    # tests/test_bad_inputs.py covers many more cases in-process.
+    # test_bad_inputs.py covers many more cases in-process.

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, tiny_backbone
 
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

@@ -9,27 +9,27 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import REPO
 from conftest import make_trainer as _trainer
-from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.training import trainer as trainer_module
-from mtdnn_tf.errors import NonFiniteLossError
+
+from mtdnn_tf.errors import NonFiniteLossError, UserInputError
+from mtdnn_tf.training import train_step as train_step_module
 
 
 def _nan_on_call(monkeypatch, bad_call):
     """Makes the training loss NaN on the ``bad_call``-th step (counted in the graph)."""
     calls = tf.Variable(0, dtype=tf.int64)
-    real = trainer_module.task_loss
+    real = train_step_module.task_loss
 
     def poisoned(*args, **kwargs):
         loss = real(*args, **kwargs)
         calls.assign_add(1)
         return tf.where(tf.equal(calls, bad_call), tf.constant(float("nan")), loss)
 
-    monkeypatch.setattr(trainer_module, "task_loss", poisoned)
+    monkeypatch.setattr(train_step_module, "task_loss", poisoned)
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_without_applying_the_update(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
                                                           monkeypatch):
     _nan_on_call(monkeypatch, 4)
@@ -44,6 +44,7 @@ def test_non_finite_loss_stops_without_applying_the_update(demo_tasks, demo_dir,
     assert not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_skip_nonfinite_counts_and_reports_skipped_batches(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
                                                            monkeypatch, capsys):
     _nan_on_call(monkeypatch, 4)
@@ -58,6 +59,7 @@ def test_skip_nonfinite_counts_and_reports_skipped_batches(demo_tasks, demo_dir,
     assert "warning: skipped the batch: non-finite loss nan at epoch 1, step 4" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(demo_tasks, demo_dir, demo_tokenizer, tmp_path,
                                                                   capsys):
     tasks = {"demo_sentiment": demo_tasks["demo_sentiment"]}
@@ -148,6 +150,7 @@ class _Killed(Exception):
     """Stands for the process dying at an exact point."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["record", "checkpoint"])
 def test_a_kill_between_the_epochs_record_and_checkpoint_loses_nothing(point, demo_tasks, demo_dir, demo_tokenizer,
                                                                        tmp_path, monkeypatch):

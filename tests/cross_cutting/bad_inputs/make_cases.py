@@ -1,6 +1,6 @@
 """Writes the bad-input case files (run once; the files are committed, byte for byte).
 
-    python tests/bad_inputs/make_cases.py
+    python tests/cross_cutting/bad_inputs/make_cases.py
 
 Each case is a folder used as --data_dir, with case.yaml: the flags added to
 the common ones (see test_bad_inputs.py) and the exact error line expected
