@@ -66,7 +66,7 @@ class CheckpointStore:
         for prefix in candidates:
             try:
                 self.checkpoint.restore(prefix).assert_existing_objects_matched()
-            except (tf.errors.OpError, AssertionError, ValueError) as e:
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError) as e:  # IndexError: a file cut short
                 failures.append((prefix, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
                 continue
             for bad, reason in failures:
