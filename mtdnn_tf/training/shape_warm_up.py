@@ -4,8 +4,10 @@ Bucketed batches come in a few dozen shapes per task, and a CPU's oneDNN
 library builds (and JIT-compiles) its kernels the first time it meets each
 shape: measured on an Intel Xeon with AMX, the first timed round of an epoch ran
 at half the speed of the later ones because its shapes were new (issue 26).
-Meeting every shape of the epoch once up front moves that cost out of the
-epoch, where it no longer slows the first steps or skews their timing.
+Meeting every shape of the epoch once up front was meant to move that cost out
+of the epoch; measured, it did not change the first round (the slow first
+round falls on whatever runs first in the process, keras-hub's one-shape fit
+too: docs/speed.md), so it is off unless ``--warm_up_min_steps`` is set.
 
 The pass changes nothing a run computes: no update is applied, the optimizer's
 state is untouched, and it runs with ``training=False``, so no dropout mask is

@@ -62,10 +62,11 @@ class TrainConfig:
     pad_last_batch: bool = setting(
         False, "Fill each task's short last batch up to --batch_size with zero-weight rows (every example still "
                "trained once an epoch): batches take one shape per bucket, as TPUs and XLA want.")
+    # Off by default: on an Intel Xeon with AMX it did not change the first round's speed (docs/speed.md).
     warm_up_min_steps: int = setting(
-        500, "Before the first epoch, if it has at least this many steps, run each batch shape's forward and "
-             "backward pass once, with no update, so the CPU's kernels for every shape exist before the epoch "
-             "(0: never; not with --jit_compile).")
+        0, "Before the first epoch, if it has at least this many steps, run each batch shape's forward and "
+           "backward pass once, with no update, so the CPU's kernels for every shape exist before the epoch "
+           "(0: never; not with --jit_compile).")
     steps_per_loop: int = setting(
         1, "Optimizer steps per call of the training loop's tf.function (the task of each step chosen inside"
            " it); more saves a host round trip per step on a GPU or TPU. Checkpoints and the non-finite "

@@ -126,9 +126,9 @@ class MultiTaskTrainer:
 
     def warms_up_shapes(self):
         """Whether ``train`` meets every batch shape once before its first epoch (``shape_warm_up``): when
-        the epoch has at least ``warm_up_min_steps`` steps (shorter ones would spend more on tracing the
-        pass than it saves), and XLA does not compile the step (it compiles per shape for the step's own
-        program, which a warm-up pass cannot share)."""
+        ``warm_up_min_steps`` is set (0, the default: never) and the epoch has at least that many steps,
+        and XLA does not compile the step (it compiles per shape for the step's own program, which a
+        warm-up pass cannot share)."""
         cfg = self.config
         return (0 < cfg.warm_up_min_steps <= cfg.epoch_steps(self.train_splits)
                 and not cfg.jit_compile and not compiles_whole_step(self.strategy))
