@@ -144,11 +144,7 @@ class OurTrainer:
         self.trainer.step_in_epoch.assign(0)
         self.trainer.evaluator.evaluate(self.tasks, self.dev)
         if not self.args.no_shape_warm_up:  # what train() does before a long epoch: every shape of epoch 1 once
-            from mtdnn_tf.data.pipeline import InputShard  # noqa: PLC0415
-            from mtdnn_tf.training.shape_warm_up import warm_up_shapes  # noqa: PLC0415
-
-            t = self.trainer
-            warm_up_shapes(t.model, t.tasks, t.train_splits, t.config, 1, t.task_index, InputShard(), verbose=False)
+            self.trainer.warm_up_shapes(1)
         return time.perf_counter() - started
 
     def train_slice(self, round_index, rounds):

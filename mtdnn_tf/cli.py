@@ -4,7 +4,7 @@ import dataclasses
 import sys
 
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.settings.fields import default_of, flag_name
+from mtdnn_tf.settings.fields import default_of, fields_by_name, flag_name
 
 
 def run_guarded(fn, extra=None):
@@ -73,7 +73,7 @@ def define_setting_flags(cls, names, module_name, prefix="", flag_values=None):
     """
     from absl import flags  # noqa: PLC0415
 
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = fields_by_name(cls)
     for name in names:
         field = fields[name]
         flag, help_text = flag_name(field, prefix), field.metadata.get("help")
@@ -121,7 +121,7 @@ def setting_values(cls, names, flag_values, prefix=""):
     Raises:
         UserInputError: a list flag's item is not of the field's ``item`` type (naming the flag).
     """
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = fields_by_name(cls)
     values = {}
     for name in names:
         field = fields[name]
@@ -143,5 +143,5 @@ def setting_values(cls, names, flag_values, prefix=""):
 
 def setting_flag_names(cls, names, prefix=""):
     """{field: flag} of ``define_setting_flags``, for ``as_flag_error``."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = fields_by_name(cls)
     return {name: flag_name(fields[name], prefix) for name in names}

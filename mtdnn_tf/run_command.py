@@ -4,11 +4,10 @@ A study builds its runs' settings in Python; this writes each as the command a
 user would type, so one run can be trained again (or changed) without the study.
 """
 
-import dataclasses
 import shlex
 
 from mtdnn_tf.experiment import RunSettings
-from mtdnn_tf.settings.fields import flag_name
+from mtdnn_tf.settings.fields import fields_by_name, flag_name
 from mtdnn_tf.settings.smart_config import SmartConfig
 from mtdnn_tf.training.train_config import TrainConfig
 
@@ -26,10 +25,7 @@ SMART_PREFIX = "smart_"
 
 
 def _flag_fields():
-    def named(cls):
-        return {f.name: f for f in dataclasses.fields(cls)}
-
-    run, train, smart = named(RunSettings), named(TrainConfig), named(SmartConfig)
+    run, train, smart = fields_by_name(RunSettings), fields_by_name(TrainConfig), fields_by_name(SmartConfig)
     return (tuple((flag_name(run[n]), n) for n in RUN_FLAGS)
             + tuple((flag_name(train[n]), f"train.{n}") for n in TRAIN_FLAGS)
             + tuple((flag_name(smart[n], SMART_PREFIX), f"train.smart.{n}") for n in SMART_FLAGS))

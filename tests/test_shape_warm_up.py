@@ -7,12 +7,11 @@ import pytest
 import tensorflow as tf
 from conftest import make_trainer
 
-from mtdnn_tf.data.pipeline import InputShard, train_dataset
+from mtdnn_tf.data.pipeline import train_dataset
 from mtdnn_tf.tasks import load_tasks
 from mtdnn_tf.training.shape_warm_up import (
     batch_shape,
     distinct_shape_batches,
-    warm_up_shapes,
 )
 
 
@@ -36,8 +35,7 @@ def test_the_warm_up_covers_every_shape_and_leaves_training_bit_identical(demo_d
                           warm_up_min_steps=1, sort_window=4)
     before = _weights(warmed.model)
     optimizer_state = [v.numpy().copy() for v in warmed.optimizer.variables]
-    count = warm_up_shapes(warmed.model, warmed.tasks, warmed.train_splits, warmed.config, 0, warmed.task_index,
-                           InputShard(), verbose=False)
+    count = warmed.warm_up_shapes(0)
     expected = sum(
         len({batch_shape(f) for f, _ in train_dataset(split, 16, warmed.config.seed, 0, warmed.task_index[name],
                                                       sort_window=4)})

@@ -36,6 +36,11 @@ def setting(default=dataclasses.MISSING, help="", *, factory=None, flag=None, ch
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def fields_by_name(cls):
+    """A settings dataclass's fields, by name."""
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
 def default_of(field):
     """A dataclass field's default value (made fresh for a factory); ``dataclasses.MISSING`` if it has none."""
     if field.default_factory is not dataclasses.MISSING:

@@ -18,7 +18,6 @@ import time
 
 import tensorflow as tf
 
-from mtdnn_tf.data.pipeline import train_dataset
 from mtdnn_tf.losses import task_loss
 from mtdnn_tf.models.mtdnn_model import task_model, task_variables
 from mtdnn_tf.progress import progress_bar
@@ -37,39 +36,36 @@ def distinct_shape_batches(dataset):
     return list(first.values())
 
 
-def warm_up_shapes(model, tasks, train_splits, config, epoch, task_index, shard, verbose=True):
-    """Runs every trained task's forward pass, loss and gradients once for each batch shape of ``epoch``.
+def warm_up_shapes(model, tasks, datasets, verbose=True):
+    """Runs each task's forward pass, loss and gradients once for each distinct batch shape of its dataset.
 
     Args:
         model: the multi-task model.
         tasks: name -> TaskConfig.
-        train_splits: name -> PackedSplit of the trained tasks.
-        config: the run's TrainConfig (batch size, caps, sorting and padding decide the shapes).
-        epoch: the epoch whose batches are scanned (the first one still to train).
-        task_index: name -> the task's index (it seeds the task's shuffle, as in training).
-        shard: the ``InputShard`` of one replica: its per-replica batches are the shapes a step sees.
+        datasets: name -> the task's training batches of the epoch to come, as one replica gets them
+            (``MultiTaskTrainer.warm_up_shapes`` makes them as training does).
 
     Returns:
         The number of shapes warmed up.
     """
     started = time.time()
-    work = []
-    for name, split in train_splits.items():
-        dataset = train_dataset(split, config.batch_size, config.seed, epoch, task_index[name], 0,
-                                config.sort_window, config.example_cap(name), pad_last_batch=config.pad_last_batch,
-                                shard=shard)
-        work += [(name, batch) for batch in distinct_shape_batches(dataset)]
-    passes = {name: _forward_backward(model, tasks[name], next(b for n, b in work if n == name))
-              for name in train_splits if any(n == name for n, _ in work)}
-    bar = progress_bar(len(work), verbose=verbose)
+    batches = {name: distinct_shape_batches(dataset) for name, dataset in datasets.items()}
+    total = sum(len(b) for b in batches.values())
+    bar = progress_bar(total, verbose=verbose)
     if verbose:
-        print(f"Warming up {len(work)} batch shapes over {len(train_splits)} tasks (no update)")
-    for done, (name, (features, targets)) in enumerate(work, 1):
-        passes[name](features, targets)
-        bar.update(done)
+        print(f"Warming up {total} batch shapes over {len(batches)} tasks (no update)")
+    done = 0
+    for name, task_batches in batches.items():
+        if not task_batches:
+            continue
+        run = _forward_backward(model, tasks[name], task_batches[0])
+        for features, targets in task_batches:
+            run(features, targets)
+            done += 1
+            bar.update(done)
     if verbose:
         print(f"Warmed up in {time.time() - started:.0f} s")
-    return len(work)
+    return total
 
 
 def _unknown_dimensions(batch):

@@ -101,8 +101,7 @@ class MultiTaskTrainer:
             self.record.resume(int(self.epoch.numpy()), int(self.step_in_epoch.numpy()))
         last = self.record.last_metrics()
         if int(self.epoch.numpy()) < cfg.epochs and self.warms_up_shapes():
-            warm_up_shapes(self.model, self.tasks, self.train_splits, cfg, int(self.epoch.numpy()), self.task_index,
-                           InputShard(num_replicas=self.strategy.num_replicas_in_sync), verbose=cfg.verbose)
+            self.warm_up_shapes(int(self.epoch.numpy()))
         while int(self.epoch.numpy()) < cfg.epochs:
             epoch = int(self.epoch.numpy())
             started = time.time()
@@ -194,17 +193,25 @@ class MultiTaskTrainer:
                 os.kill(os.getpid(), signal.SIGKILL)  # the test hook (see the module's docstring)
         return order
 
+    def _task_dataset(self, cfg, name, epoch, shard, skip_batches=0, num_steps=None):
+        """Task ``name``'s training batches of ``epoch`` for the replicas of ``shard`` (an ``InputShard``)."""
+        return train_dataset(self.train_splits[name], cfg.batch_size, cfg.seed, epoch, self.task_index[name],
+                             skip_batches, cfg.sort_window, cfg.example_cap(name), num_steps=num_steps,
+                             pad_last_batch=cfg.pad_last_batch, shard=shard)
+
     def _epoch_dataset(self, cfg, name, epoch, skip_batches, num_steps):
         """Task ``name``'s batches of ``epoch`` for this strategy: each input pipeline (one per worker) makes
         only its own replicas' shards of each global batch."""
-        split = self.train_splits[name]
+        return self.strategy.distribute_datasets_from_function(
+            lambda context: self._task_dataset(cfg, name, epoch, InputShard.of(context), skip_batches, num_steps),
+            input_options(self.strategy))
 
-        def dataset(input_context):
-            return train_dataset(split, cfg.batch_size, cfg.seed, epoch, self.task_index[name], skip_batches,
-                                 cfg.sort_window, cfg.example_cap(name), num_steps=num_steps,
-                                 pad_last_batch=cfg.pad_last_batch, shard=InputShard.of(input_context))
-
-        return self.strategy.distribute_datasets_from_function(dataset, input_options(self.strategy))
+    def warm_up_shapes(self, epoch):
+        """Meets every batch shape of ``epoch`` once, as one replica sees it (``shape_warm_up``); returns the
+        number of shapes."""
+        shard = InputShard(num_replicas=self.strategy.num_replicas_in_sync)
+        datasets = {name: self._task_dataset(self.config, name, epoch, shard) for name in self.train_splits}
+        return warm_up_shapes(self.model, self.tasks, datasets, verbose=self.config.verbose)
 
     def _non_finite(self, cfg, epoch, position, name, batch_index, loss):
         """Stops the run (or, with skip_nonfinite, records and skips) at a step whose update was not applied."""
