@@ -195,3 +195,19 @@ def test_the_lazy_embedding_update_is_refused_where_xla_compiles_the_update(demo
     with pytest.raises(UserInputError, match=r"^--lazy_embedding_update: not on TPU"):
         _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=1, lazy_embedding_update=True)
     assert _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "plain", epochs=1) is not None
+
+
+def test_epoch_batches_are_the_epochs_steps_in_order_each_example_once(demo_tasks, demo_dir, demo_tokenizer,
+                                                                        tmp_path):
+    tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_similarity")}
+    trainer = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path, epochs=2, task_max_examples={"demo_sentiment": 48})
+    steps = list(trainer.epoch_batches(1))
+    assert [name for name, _, _ in steps] == trainer.config.epoch_order(trainer.train_splits, 1)
+    for name, split in trainer.train_splits.items():
+        masks = [features["padding_mask"].numpy() for n, features, _ in steps if n == name]
+        lengths = np.concatenate([m.sum(axis=-1) for m in masks])
+        lengths = lengths[lengths > 0]
+        if name == "demo_sentiment":  # capped: 48 of its examples, in 3 batches
+            assert len(masks) == 3 and len(lengths) == 48
+        else:  # every example once, at its real length
+            assert sorted(lengths) == sorted(split.lengths)

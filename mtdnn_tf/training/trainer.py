@@ -206,6 +206,18 @@ class MultiTaskTrainer:
             lambda context: self._task_dataset(cfg, name, epoch, InputShard.of(context), skip_batches, num_steps),
             input_options(self.strategy))
 
+    def epoch_batches(self, epoch):
+        """Yields ``(task name, features, targets)`` for every step of ``epoch`` in the order the loop takes
+        them, each batch as one replica sees it (for measuring: a share of an epoch's steps is not that
+        share of its work, since tasks' batches differ in length)."""
+        shard = InputShard(num_replicas=self.strategy.num_replicas_in_sync)
+        order = self.config.epoch_order(self.train_splits, epoch)
+        batches = {name: iter(self._task_dataset(self.config, name, epoch, shard, num_steps=order.count(name)))
+                   for name in self.train_splits}
+        for name in order:
+            features, targets = next(batches[name])
+            yield name, features, targets
+
     def warm_up_shapes(self, epoch):
         """Meets every batch shape of ``epoch`` once, as one replica sees it (``shape_warm_up``); returns the
         number of shapes."""
