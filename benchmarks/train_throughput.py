@@ -274,6 +274,7 @@ def main(argv=None):
     for path, flag in [(args.glue_dir, "--glue_dir"), (args.preset, "--preset")]:
         if not pathlib.Path(path).is_dir():
             sys.exit(f"error: {flag}: {path} is not a directory")
+    import mtdnn_tf  # noqa: F401, PLC0415 - first: its TensorFlow set-up (oneDNN on x86-64) holds for both contestants
     import tensorflow as tf  # noqa: PLC0415
 
     from mtdnn_tf.data.packing import TextPacker  # noqa: PLC0415
@@ -285,7 +286,8 @@ def main(argv=None):
     peaks = {"float32": matmul_gflops("float32")}
     if bf16_units:
         peaks["bfloat16"] = matmul_gflops("bfloat16")
-    print(f"CPU: {cpu_description()}; TensorFlow {tf.__version__}")
+    print(f"CPU: {cpu_description()}; TensorFlow {tf.__version__}, "
+          f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}")
     print("matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()), flush=True)
     tasks = load_tasks(args.tasks.split(","))
     samples = sample_examples(tasks, args.glue_dir, args.examples_per_task)
@@ -295,7 +297,8 @@ def main(argv=None):
     dev = {n: {"dev": pack_split(packer, dev_samples[n], task=tasks[n])} for n in tasks}
 
     report = {"machine": {"cpu": cpu_description(), "matmul_gflops": {k: round(v, 1) for k, v in peaks.items()},
-                          "tensorflow": tf.__version__},
+                          "tensorflow": tf.__version__,
+                          "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")},
               "settings": {k: v for k, v in vars(args).items() if k != "json"} | {"variants": variants},
               "warm_up_seconds": {}, "results": {}}
     hub = KerasHubFit(samples, args)

@@ -9,8 +9,10 @@ head kinds that task definitions name.
 
 __version__ = "0.1.0"
 
+from mtdnn_tf.hardware import prefer_onednn  # noqa: E402
 from mtdnn_tf.quiet_start import import_tensorflow_quietly  # noqa: E402
 
+prefer_onednn()  # before TensorFlow is imported: its oneDNN kernels on every x86-64 CPU, not only AVX-512 ones
 import_tensorflow_quietly()  # before Keras imports TensorFlow: no C++ start-up notes on a CPU-only start
 
 # Imported for their registration (with Keras' serialisation, and in mtdnn_tf.registry), not for names.

@@ -4,7 +4,7 @@ import dataclasses
 import sys
 
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.settings.fields import default_of, fields_by_name, flag_name
+from mtdnn_tf.settings.fields import default_of, fields_by_name, flag_items, flag_name
 
 
 def run_guarded(fn, extra=None):
@@ -92,9 +92,9 @@ def define_setting_flags(cls, names, module_name, prefix="", flag_values=None):
         elif field.type is float:
             flags.DEFINE_float(flag, default, help_text, **kwargs)
         elif field.type is list:
-            flags.DEFINE_list(flag, None if default is None else [str(v) for v in default], help_text, **kwargs)
+            flags.DEFINE_list(flag, None if default is None else flag_items(default), help_text, **kwargs)
         elif field.type is dict:
-            flags.DEFINE_list(flag, [f"{k}={v}" for k, v in default.items()], help_text, **kwargs)
+            flags.DEFINE_list(flag, flag_items(default), help_text, **kwargs)
             _check_pairs_form(flags, flag, field.metadata.get("pairs") or str, kwargs["flag_values"])
         elif choices:
             flags.DEFINE_enum(flag, default, [c for c in choices if c is not None], help_text, **kwargs)

@@ -7,7 +7,7 @@ user would type, so one run can be trained again (or changed) without the study.
 import shlex
 
 from mtdnn_tf.experiment import RunSettings
-from mtdnn_tf.settings.fields import fields_by_name, flag_name
+from mtdnn_tf.settings.fields import fields_by_name, flag_items, flag_name
 from mtdnn_tf.settings.smart_config import SmartConfig
 from mtdnn_tf.training.train_config import TrainConfig
 
@@ -48,10 +48,8 @@ def _get(settings, path):
 def _flag(name, value):
     if isinstance(value, bool):
         return f"--{name}" if value else f"--no{name}"
-    if isinstance(value, dict):  # --heads, --task_max_examples: name=value pairs
-        value = ",".join(f"{k}={v}" for k, v in value.items())
-    elif isinstance(value, (list, tuple)):
-        value = ",".join(str(v) for v in value)
+    if isinstance(value, (dict, list, tuple)):
+        value = ",".join(flag_items(value))
     return f"--{name}={value}"
 
 

@@ -1,6 +1,11 @@
 """The machine description printed with timings and recorded with study runs."""
 
 import os
+import platform
+import subprocess
+import sys
+
+import pytest
 
 from mtdnn_tf import hardware
 
@@ -20,3 +25,21 @@ def test_the_description_names_the_cpu_its_matrix_flags_and_gpus(monkeypatch):
 
 def test_this_machine_is_described():
     assert hardware.machine_description().startswith(hardware.cpu_model())
+
+
+ONEDNN_STATE = ("import os, mtdnn_tf; from tensorflow.python.util import _pywrap_util_port as port;"
+                " print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), port.IsMklEnabled())")
+
+
+@pytest.mark.slow
+def test_importing_mtdnn_tf_turns_on_onednn_on_x86_unless_the_user_said_otherwise():
+    def state(**env):
+        environment = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"} | env
+        return subprocess.run([sys.executable, "-c", ONEDNN_STATE], env=environment, capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        assert state() == ["1", "True"]  # on every x86-64 CPU, AVX2-only ones included
+    else:
+        assert state()[0] == "None"  # elsewhere TensorFlow's own choice stands
+    assert state(TF_ENABLE_ONEDNN_OPTS="0") == ["0", "False"]

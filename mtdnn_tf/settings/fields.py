@@ -51,3 +51,10 @@ def default_of(field):
 def flag_name(field, prefix=""):
     """The command-line flag of a settings field: its ``setting(flag=...)``, else ``prefix`` + its name."""
     return field.metadata.get("flag") or prefix + field.name
+
+
+def flag_items(value):
+    """A list or dict setting as the items of its comma-separated flag: ``["a", "b"]``, or ``["k=v", ...]``."""
+    if isinstance(value, dict):  # --heads, --task_max_examples: name=value pairs
+        return [f"{k}={v}" for k, v in value.items()]
+    return [str(v) for v in value]
