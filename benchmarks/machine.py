@@ -60,3 +60,37 @@ def matmul_gflops(dtype="float32", size=2048, seconds=3.0):
         product(a, b).numpy()
         best = max(best, 2 * size**3 / (time.perf_counter() - tick) / 1e9)
     return best
+
+
+def _machine_ticks():
+    """(steal, all) clock ticks of every CPU since boot, from /proc/stat ((0, 0) where there is none)."""
+    try:
+        with open("/proc/stat", encoding="utf-8") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return (values[7] if len(values) > 7 else 0), sum(values[:8])
+
+
+class ProcessClock:
+    """What this process and the host did over a stretch of wall time: ``clock = ProcessClock()``, work,
+    then ``clock.usage()``. For telling a slow stretch's cause apart: waiting (low CPU use), the kernel
+    (system time, page faults: memory touched for the first time) or the host (steal)."""
+
+    def __init__(self):
+        import resource  # noqa: PLC0415 - POSIX only; the benchmarks run on Linux
+
+        self._resource = resource
+        self._wall = time.perf_counter()
+        self._usage = resource.getrusage(resource.RUSAGE_SELF)
+        self._steal, self._ticks = _machine_ticks()
+
+    def usage(self):
+        wall = time.perf_counter() - self._wall
+        now = self._resource.getrusage(self._resource.RUSAGE_SELF)
+        steal, ticks = _machine_ticks()
+        user, system = now.ru_utime - self._usage.ru_utime, now.ru_stime - self._usage.ru_stime
+        return {"cpu_use": round((user + system) / wall / (os.cpu_count() or 1), 3),
+                "system_share": round(system / max(user + system, 1e-9), 3),
+                "minor_faults_per_s": round((now.ru_minflt - self._usage.ru_minflt) / wall),
+                "steal_share": round((steal - self._steal) / max(ticks - self._ticks, 1), 3)}

@@ -39,7 +39,12 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from machine import cpu_description, has_bfloat16_units, matmul_gflops  # noqa: E402 - benchmarks/machine.py
+from machine import (  # noqa: E402 - benchmarks/machine.py
+    ProcessClock,
+    cpu_description,
+    has_bfloat16_units,
+    matmul_gflops,
+)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = {
@@ -274,7 +279,10 @@ def main(argv=None):
     for path, flag in [(args.glue_dir, "--glue_dir"), (args.preset, "--preset")]:
         if not pathlib.Path(path).is_dir():
             sys.exit(f"error: {flag}: {path} is not a directory")
-    import mtdnn_tf  # noqa: F401, PLC0415 - first: its TensorFlow set-up (oneDNN on x86-64) holds for both contestants
+    # First: mtdnn_tf's TensorFlow set-up (oneDNN on x86-64) then holds for both contestants.
+    import mtdnn_tf  # noqa: F401, PLC0415
+
+    # isort: split
     import tensorflow as tf  # noqa: PLC0415
 
     from mtdnn_tf.data.packing import TextPacker  # noqa: PLC0415
@@ -311,13 +319,19 @@ def main(argv=None):
           + ", ".join(f"{k} {v:.0f} s" for k, v in report["warm_up_seconds"].items()), flush=True)
 
     timings = {"keras_hub_fit": []} | {name: [] for name in variants} | {f"{n}_eval": [] for n in variants}
+    # Each contestant's CPU use, system time, page faults and the host's steal, per round: why a round is slow.
+    usage = report["process_usage_per_round"] = {name: [] for name in ["keras_hub_fit", *variants]}
     for round_index in range(args.rounds):
+        clock = ProcessClock()
         timings["keras_hub_fit"].append(hub.train_slice())
+        usage["keras_hub_fit"].append(clock.usage())
         for name, contestant in ours.items():
             profile = args.profile_dir and name == variants[-1] and round_index == args.rounds - 1
             if profile:
                 tf.profiler.experimental.start(args.profile_dir)
+            clock = ProcessClock()
             timings[name].append(contestant.train_slice(round_index, args.rounds))
+            usage[name].append(clock.usage())
             if profile:
                 tf.profiler.experimental.stop()
             seconds, examples = contestant.evaluate()
@@ -326,6 +340,9 @@ def main(argv=None):
         print(f"round {round_index + 1}/{args.rounds}: " + ", ".join(
             f"{k} {e / s:.1f} ex/s ({f / s / 1e9:.0f} GFLOP/s)" for k, v in timings.items() for s, e, f in v[-1:]),
             flush=True)
+        print("  process: " + ", ".join(f"{k} CPU use {u[-1]['cpu_use']:.0%}, system {u[-1]['system_share']:.0%}, "
+                                        f"{u[-1]['minor_faults_per_s']} faults/s, steal {u[-1]['steal_share']:.0%}"
+                                        for k, u in usage.items()), flush=True)
 
     base = summarise(timings["keras_hub_fit"])
     report["results"]["keras_hub_fit"] = base | {"jit_compile": bool(hub.classifier.jit_compile)}

@@ -1,5 +1,7 @@
 """inference/evaluator: batched, length-sorted prediction gives each unit the model's own output, in file order."""
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,6 +9,9 @@ from conftest import demo_data, tiny_backbone
 
 from mtdnn_tf.inference.evaluator import Evaluator
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model, task_model
+from mtdnn_tf.tasks import load_tasks
+
+EVERY_DEMO_TASK = ["demo_sentiment", "demo_similarity", "demo_pair", "demo_ranking", "demo_ner"]
 
 
 @pytest.mark.slow
@@ -32,3 +37,20 @@ def test_evaluate_scores_every_labelled_split_with_the_tasks_metrics(demo_tasks,
     for name, task in demo_tasks.items():
         assert set(results[name]["dev"]) == set(task.metrics)
         assert all(np.isfinite(v) for v in results[name]["dev"].values())
+
+
+@pytest.mark.slow
+def test_five_tasks_each_traced_once_raise_no_retracing_warning(demo_tokenizer, demo_dir):
+    tasks = load_tasks(EVERY_DEMO_TASK)
+    model = build_mtdnn_model(tiny_backbone(demo_tokenizer.vocabulary_size()), tasks, head_input="mean")
+    data = demo_data(tasks, demo_dir, demo_tokenizer)
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    tf.get_logger().addHandler(handler)
+    try:
+        # One batch a split: five traces in five calls, which TensorFlow would read as retracing.
+        Evaluator(model, tf.distribute.get_strategy(), batch_size=4096).evaluate(tasks, data.eval)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [w for w in warnings if "retracing" in w]
