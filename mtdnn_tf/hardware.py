@@ -39,8 +39,9 @@ def prefer_onednn():
 
     TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI or BF16 or AMX, and runs Eigen's
     kernels elsewhere. Measured on an AMD EPYC with AVX2 only (no AVX-512): a MiniLM training step (batch 32,
-    length 64, float32) took 1.76-1.79 s with oneDNN against 2.55-2.77 s without, and the matrix product of a
-    one-pair request's feed-forward layer (54 x 384 by 384 x 1,536) ran at 46 against 28 GFLOP/s.
+    length 64, float32) took 2.01 s with oneDNN against 3.04 s without (``benchmarks/onednn_step.py``), and
+    the matrix product of a one-pair request's feed-forward layer (54 x 384 by 384 x 1,536) ran at 46
+    against 28 GFLOP/s.
     """
     if platform.machine().lower() in ("x86_64", "amd64") and "tensorflow" not in sys.modules:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

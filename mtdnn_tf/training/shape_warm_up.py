@@ -5,13 +5,15 @@ library builds (and JIT-compiles) its kernels the first time it meets each
 shape: measured on an Intel Xeon with AMX, the first timed round of an epoch ran
 at half the speed of the later ones because its shapes were new (issue 26).
 Meeting every shape of the epoch once up front was meant to move that cost out
-of the epoch; measured, it did not change the first round (the slow first
-round falls on whatever runs first in the process, keras-hub's one-shape fit
-too: docs/speed.md), so it is off unless ``--warm_up_min_steps`` is set.
+of the epoch. Measured with ``training=False`` (no dropout), it did not change
+the first round: without dropout the graph fuses differently, so oneDNN met
+other kernels than training's (docs/speed.md). It now runs as training does,
+with dropout; it is off unless ``--warm_up_min_steps`` is set.
 
 The pass changes nothing a run computes: no update is applied, the optimizer's
-state is untouched, and it runs with ``training=False``, so no dropout mask is
-drawn and no random state moves (a resumed or re-run training stays bit-identical).
+state is untouched, and the dropout seed states it moves (the model's
+non-trainable variables) are put back, so a resumed or re-run training stays
+bit-identical.
 """
 
 import time
@@ -55,6 +57,8 @@ def warm_up_shapes(model, tasks, datasets, verbose=True):
     if verbose:
         print(f"Warming up {total} batch shapes over {len(batches)} tasks (no update)")
     done = 0
+    # Dropout draws from seed states that are model variables: they are put back after the warm-up.
+    seed_states = [(v, v.numpy()) for v in model.non_trainable_variables]
     for name, task_batches in batches.items():
         if not task_batches:
             continue
@@ -63,6 +67,8 @@ def warm_up_shapes(model, tasks, datasets, verbose=True):
             run(features, targets)
             done += 1
             bar.update(done)
+    for variable, value in seed_states:
+        variable.assign(value)
     if verbose:
         print(f"Warmed up in {time.time() - started:.0f} s")
     return total
@@ -81,7 +87,7 @@ def _forward_backward(model, task, example_batch):
     @tf.function(input_signature=list(_unknown_dimensions(example_batch)))
     def run(features, targets):
         with tf.GradientTape() as tape:
-            outputs = task.task_type.forward(head_model, features, training=False)
+            outputs = task.task_type.forward(head_model, features, training=True)  # training's graph
             loss = task_loss(task, targets["labels"], outputs, targets["weights"], targets["units"])
         # The gradients' norm is returned so that the backward pass is not pruned from the graph.
         return tf.linalg.global_norm([g for g in tape.gradient(loss, variables) if g is not None])
