@@ -115,7 +115,9 @@ def test_eight_replicas_with_short_last_batches_match_one_device(tmp_path):
     assert report["A"]["steps"] == 12 and report["B"]["steps"] == 9
     for run in ("A", "B"):
         assert report[run]["finite"], run
-        assert report[run]["weights"] < 1e-5, report
+        # Rounding only: the replicas sum in another order, and oneDNN's AVX2 kernels block their sums by
+        # batch size (1.4e-5 seen on an AVX2-only AMD EPYC); a wrong scaling would move weights by ~1e-3.
+        assert report[run]["weights"] < 5e-5, report
         assert report[run]["metrics"] < 1e-5, report
     # One all-reduce of each gradient per step: the optimizer does not sum the replicas' gradients again.
     assert report["A"]["embedding_reductions"] == report["A"]["tasks"]
