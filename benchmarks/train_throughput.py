@@ -149,7 +149,6 @@ class OurTrainer:
         self.step_lengths = [real_lengths(features["padding_mask"]) for _, features, _ in self.trainer.epoch_batches(1)]
         self.steps = len(self.step_lengths)
         self.examples = sum(len(split) for split in train.values())
-        self.real_tokens = sum(int(split.lengths.sum()) for split in train.values())
         self.flops_per_epoch, self.non_embedding = useful_flops(
             self.backbone, np.concatenate([split.lengths for split in train.values()]))
 
