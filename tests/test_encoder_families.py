@@ -111,10 +111,12 @@ print(json.dumps(out, default=lambda b: b.decode()))
 
 
 @pytest.mark.slow
-def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, family_dir, tmp_path):
-    """Per family: an epoch of all four task types, the run saved, exported as raw-text and token-id
-    SavedModels; one fresh process (without mtdnn_tf) serves every family's SavedModels, equal to its Keras
-    model. TFLite: one task type per family (the four types rotate over the seven families), equal too."""
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_task_type_trains_exports_and_serves_on_the_family(family, tokenizers, family_dir, tmp_path):
+    """An epoch of all four task types, the run saved, exported as raw-text and token-id SavedModels; a fresh
+    process (without mtdnn_tf) serves both, equal to the Keras model. TFLite: one task type per family (the
+    four types rotate over the seven families), equal too. One test per family, so that test workers share
+    them out."""
     import json
     import subprocess
     import sys
@@ -135,57 +137,52 @@ def test_every_task_type_trains_exports_and_serves_on_every_family(tokenizers, f
     from mtdnn_tf.training.train_config import TrainConfig
 
     tasks = load_tasks(ALL_TYPES)
+    tokenizer = tokenizers[family]
     config = TrainConfig(epochs=1, batch_size=16, learning_rate=2e-3, seed=0, verbose=0)
-    exports, id_exports, expected, trained_models = {}, {}, {}, {}
-    for index, (family, tokenizer) in enumerate(tokenizers.items()):
-        data = demo_data(tasks, family_dir, tokenizer)
-        run_dir = tmp_path / family
-        trainer = make_trainer(lambda: backbone_of(family, tokenizer.vocabulary_size()), tasks, data.train,
-                               data.eval, config, str(run_dir), head_input="mean")
-        before = [v.numpy().copy() for v in trainer.model.trainable_variables]
-        results = trainer.train()
-        assert set(results) == set(ALL_TYPES)
-        assert all(math.isfinite(v) for by_split in results.values() for m in by_split.values() for v in m.values())
-        moved = [not np.array_equal(a, b.numpy()) for a, b in zip(before, trainer.model.trainable_variables)]
-        assert sum(moved) > len(moved) // 2, family  # the encoder and every head were trained
-        save_run(trainer.model, tokenizer, tasks, {"tasks": ALL_TYPES, "max_seq_length": 24, "head_input": "mean"},
-                 run_dir)
-        trained = load_trained_model(run_dir)
-        assert family_name(trained.tokenizer) == family
-        exports[family] = str(tmp_path / "export" / family / "1")
-        export_saved_model(trained, exports[family], default_task="demo_pair")
-        id_path = tmp_path / "ids" / family / "1"
-        export_saved_model(trained, id_path, inputs="token_ids")
-        id_exports[family] = {"path": str(id_path), "requests": token_id_requests(trained)}
-        expected[family] = {name: _in_memory(trained, name) for name in ALL_TYPES}
-        trained_models[family] = trained
+    data = demo_data(tasks, family_dir, tokenizer)
+    run_dir = tmp_path / family
+    trainer = make_trainer(lambda: backbone_of(family, tokenizer.vocabulary_size()), tasks, data.train,
+                           data.eval, config, str(run_dir), head_input="mean")
+    before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+    results = trainer.train()
+    assert set(results) == set(ALL_TYPES)
+    assert all(math.isfinite(v) for by_split in results.values() for m in by_split.values() for v in m.values())
+    moved = [not np.array_equal(a, b.numpy()) for a, b in zip(before, trainer.model.trainable_variables)]
+    assert sum(moved) > len(moved) // 2  # the encoder and every head were trained
+    save_run(trainer.model, tokenizer, tasks, {"tasks": ALL_TYPES, "max_seq_length": 24, "head_input": "mean"},
+             run_dir)
+    trained = load_trained_model(run_dir)
+    assert family_name(trained.tokenizer) == family
+    export = str(tmp_path / "export" / family / "1")
+    export_saved_model(trained, export, default_task="demo_pair")
+    id_path = tmp_path / "ids" / family / "1"
+    export_saved_model(trained, id_path, inputs="token_ids")
+    id_export = {"path": str(id_path), "requests": token_id_requests(trained)}
+    expected = {name: _in_memory(trained, name) for name in ALL_TYPES}
 
-        name = ALL_TYPES[index % len(ALL_TYPES)]
-        (tmp_path / f"{family}.tflite").write_bytes(convert_task(trained, name, 24))
-        request = {k: np.asarray(v, np.int32) for k, v in token_id_requests(trained)[name]["features"].items()}
-        if tasks[name].type == "ranking":  # TFLite scores (query, candidate) pairs: one row each
-            request = {k: v[0] for k, v in request.items()}
-        got = TFLiteRunner(tmp_path / f"{family}.tflite")(request)
-        want = expected[family][name][{"classification": "probabilities", "ranking": "scores"}.get(
-            tasks[name].type, "score")]
-        np.testing.assert_allclose(got.reshape(-1)[:want.size], want.reshape(-1), atol=1e-4,
-                                   err_msg=f"{family} {name} TFLite")
+    name = ALL_TYPES[FAMILIES.index(family) % len(ALL_TYPES)]
+    (tmp_path / f"{family}.tflite").write_bytes(convert_task(trained, name, 24))
+    request = {k: np.asarray(v, np.int32) for k, v in token_id_requests(trained)[name]["features"].items()}
+    if tasks[name].type == "ranking":  # TFLite scores (query, candidate) pairs: one row each
+        request = {k: v[0] for k, v in request.items()}
+    got = TFLiteRunner(tmp_path / f"{family}.tflite")(request)
+    want = expected[name][{"classification": "probabilities", "ranking": "scores"}.get(tasks[name].type, "score")]
+    np.testing.assert_allclose(got.reshape(-1)[:want.size], want.reshape(-1), atol=1e-4, err_msg=f"{name} TFLite")
+
     script = SERVE_ALL.format(pairs=list(PAIRS), query=QUERY, candidates=CANDIDATES)
-    result = subprocess.run([sys.executable, "-c", script, json.dumps(exports), json.dumps(id_exports)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-c", script, json.dumps({family: export}),
+                             json.dumps({family: id_export})], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served.pop("mtdnn_tf imported") is False
-    for family, trained in trained_models.items():
-        assert_token_id_outputs_equal(served.pop(f"{family}, token ids"), trained)
-    for family, by_task in expected.items():
-        for name, outputs in by_task.items():
-            for key, value in outputs.items():
-                got = served[family][name][key]
-                if value.dtype.kind in "fi":
-                    np.testing.assert_allclose(np.asarray(got), value, atol=1e-5, err_msg=f"{family} {name} {key}")
-                else:
-                    assert got == [v.decode() for v in value], (family, name)
+    assert_token_id_outputs_equal(served.pop(f"{family}, token ids"), trained)
+    for name, outputs in expected.items():
+        for key, value in outputs.items():
+            got = served[family][name][key]
+            if value.dtype.kind in "fi":
+                np.testing.assert_allclose(np.asarray(got), value, atol=1e-5, err_msg=f"{name} {key}")
+            else:
+                assert got == [v.decode() for v in value], name
 
 
 @pytest.mark.slow
