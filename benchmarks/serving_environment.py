@@ -28,7 +28,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 SETTINGS = {
     "default": {},
     "oneDNN": {"TF_ENABLE_ONEDNN_OPTS": "1"},
-    "oneDNN, 1 inter-op thread": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTEROP_THREADS": "1"},
+    "oneDNN + 1 inter-op thread": {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_NUM_INTEROP_THREADS": "1"},
     "1 intra-op thread": {"TF_NUM_INTRAOP_THREADS": "1"},
     "XLA dots by XNNPACK": {"XLA_FLAGS": "--xla_cpu_use_xnnpack=true "
                             "--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY"},
@@ -104,21 +104,30 @@ def main():
             runs[(path, name)].append(result)
             print(f"round {round_index + 1}: {path} [{name}]: p50 {result['p50_ms']:.1f} ms, "
                   f"{result['pairs_per_s_batch32']:.1f} pairs/s at batch 32", flush=True)
-    reference = runs[contestants[0]][0]["outputs"]
-    report = {"cpu": cpu_description(), "task": args.task, "requests": args.requests, "rounds": args.rounds,
-              "results": []}
+        report = summary(runs, contestants, args)  # after every round: a stopped run keeps what it measured
+        if args.json:
+            pathlib.Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{'SavedModel':<34}{'environment':<30}{'p50 ms':>8}{'pairs/s b32':>13}{'max diff':>10}")
+    for row in report["results"]:
+        print(f"{row['saved_model'][-34:]:<34}{row['setting']:<30}{row['p50_ms']:8.1f}"
+              f"{row['pairs_per_s_batch32']:13.1f}{row['max_abs_difference']:10.1e}")
+
+
+def summary(runs, contestants, args):
+    """Medians over the rounds so far, and each setting's largest output difference from the first process."""
+    reference = runs[contestants[0]][0]["outputs"]
+    report = {"cpu": cpu_description(), "task": args.task, "requests": args.requests, "results": []}
     for (path, name), results in runs.items():
+        if not results:
+            continue
         difference = max(abs(a - b) for r in results for o, ref in zip(r["outputs"], reference) for a, b in zip(o, ref))
-        row = {"saved_model": path, "setting": name, "environment": SETTINGS[name],
-               "p50_ms": statistics.median(r["p50_ms"] for r in results),
-               "p50_ms_per_round": [round(r["p50_ms"], 2) for r in results],
-               "pairs_per_s_batch32": statistics.median(r["pairs_per_s_batch32"] for r in results),
-               "max_abs_difference": difference}
-        report["results"].append(row)
-        print(f"{path[-34:]:<34}{name:<30}{row['p50_ms']:8.1f}{row['pairs_per_s_batch32']:13.1f}{difference:10.1e}")
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        report["results"].append({
+            "saved_model": path, "setting": name, "environment": SETTINGS[name], "rounds": len(results),
+            "p50_ms": statistics.median(r["p50_ms"] for r in results),
+            "p50_ms_per_round": [round(r["p50_ms"], 2) for r in results],
+            "pairs_per_s_batch32": statistics.median(r["pairs_per_s_batch32"] for r in results),
+            "max_abs_difference": difference})
+    return report
 
 
 if __name__ == "__main__":
