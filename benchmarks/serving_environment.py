@@ -87,6 +87,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
+    for flag in ("rounds", "requests"):
+        if getattr(args, flag) < 1:
+            sys.exit(f"error: --{flag}: must be at least 1, got {getattr(args, flag)}")
     chosen = [s.strip() for s in args.settings.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SETTINGS]
     if unknown:
