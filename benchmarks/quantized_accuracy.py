@@ -1,16 +1,18 @@
-"""Dev-set accuracy of the TFLite and ONNX exports, float32 and int8, against the Keras model (issue 26).
+"""Dev-set accuracy of the exports (TFLite and ONNX float32 and int8, token-id SavedModels such as
+``--precision=bfloat16``) against the Keras model in float32 (issue 26).
 
     python benchmarks/quantized_accuracy.py --model_dir=runs/glue_local \
-        --tflite_dir=saved_models/mtdnn_tflite/1 --onnx_dir=saved_models/mtdnn_onnx/1 --data_dir=../shared/glue
+        --tflite_dir=saved_models/mtdnn_tflite/1 --onnx_dir=saved_models/mtdnn_onnx/1 \
+        --saved_model=saved_models/mtdnn_ids_bf16/1 --data_dir=../shared/glue
 
 Every dev example of each task runs alone (batch 1, at its own length, as a
 request would) through each exported runtime found in the export folders
 (``<task>.tflite``, ``<task>.int8.tflite``, ``<task>.onnx``, ``<task>.int8.onnx``),
-and through the trained Keras model in float32 (the reference). For each it
+through each ``--saved_model`` (a ``--inputs=token_ids`` export; its task's signature), and through the trained Keras model in float32 (the reference). For each it
 prints the task's dev metrics and its agreement with the reference: the share
 of equal predicted labels (classification), or the Pearson correlation and the
 largest difference of the scores (regression). Exports made with
-``python -m mtdnn_tf.export --format=tflite|onnx --quantize``.
+``python -m mtdnn_tf.export --format=tflite|onnx --quantize``, or ``--inputs=token_ids --precision=...``.
 """
 
 import argparse
@@ -34,6 +36,8 @@ def parse_args(argv):
     parser.add_argument("--model_dir", required=True, help="the finished training run the exports came from")
     parser.add_argument("--tflite_dir", default=None)
     parser.add_argument("--onnx_dir", default=None)
+    parser.add_argument("--saved_model", action="append", default=[],
+                        help="a token-id SavedModel of the run (repeat for several, e.g. --precision=bfloat16)")
     parser.add_argument("--data_dir", default=str(REPO.parent / "shared" / "glue"))
     parser.add_argument("--tasks", default=None, help="comma list (default: every task of the run)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many dev examples per task (0: all)")
@@ -50,6 +54,31 @@ def agreement(task, reference, outputs):
     return {"label_agreement": float(np.mean(reference.argmax(-1) == outputs.argmax(-1)))}
 
 
+def saved_model_runner(path, task_name):
+    """One request of packed ids through a token-id SavedModel's task signature: probabilities or scores."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    serve = tf.saved_model.load(str(path)).signatures[task_name]
+    key = "probabilities" if "probabilities" in serve.structured_outputs else "score"
+    return lambda features: serve(**{k: tf.constant(v, tf.int32) for k, v in features.items()})[key].numpy()
+
+
+def runners(args, name):
+    """(label, one-request function) of every export given for task ``name``."""
+    from mtdnn_tf.serving.onnx_export import OnnxRunner  # noqa: PLC0415
+    from mtdnn_tf.serving.tflite import TFLiteRunner  # noqa: PLC0415
+
+    for runtime, (folder_arg, suffix) in RUNTIMES.items():
+        folder = getattr(args, folder_arg)
+        path = pathlib.Path(folder or "") / f"{name}{suffix}"
+        if folder and path.is_file():
+            yield runtime, TFLiteRunner(path) if runtime.startswith("tflite") else OnnxRunner(path)
+    for path in args.saved_model:
+        if not (pathlib.Path(path) / "saved_model.pb").is_file():
+            sys.exit(f"error: --saved_model: {path} holds no saved_model.pb")
+        yield f"saved_model {path}", saved_model_runner(path, name)
+
+
 def main(argv=None):
     args = parse_args(argv)
     from mtdnn_tf.data.packing import TextPacker  # noqa: PLC0415
@@ -57,8 +86,6 @@ def main(argv=None):
     from mtdnn_tf.data.readers import read_split  # noqa: PLC0415
     from mtdnn_tf.inference.evaluator import Evaluator  # noqa: PLC0415
     from mtdnn_tf.run_directory import load_trained_model  # noqa: PLC0415
-    from mtdnn_tf.serving.onnx_export import OnnxRunner  # noqa: PLC0415
-    from mtdnn_tf.serving.tflite import TFLiteRunner  # noqa: PLC0415
 
     print(f"CPU: {cpu_description()}")
     trained = load_trained_model(args.model_dir)
@@ -77,12 +104,7 @@ def main(argv=None):
         reference = evaluator.predict(task, split)[:count]
         rows = {"keras float32": {"metrics": task.task_type.compute_metrics(task, reference, labels)}}
         lengths = split.lengths
-        for runtime, (folder_arg, suffix) in RUNTIMES.items():
-            folder = getattr(args, folder_arg)
-            path = pathlib.Path(folder or "") / f"{name}{suffix}"
-            if not folder or not path.is_file():
-                continue
-            run = TFLiteRunner(path) if runtime.startswith("tflite") else OnnxRunner(path)
+        for runtime, run in runners(args, name):
             started = time.perf_counter()
             outputs = np.concatenate([np.asarray(run(split.sequences.padded([i], int(lengths[i]))))
                                       for i in range(count)])
@@ -95,7 +117,7 @@ def main(argv=None):
             metrics = ", ".join(f"{k} {100 * v:.2f}" for k, v in row["metrics"].items())
             follow = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("metrics", "ms_per_example"))
             speed = f", {row['ms_per_example']:.1f} ms/example" if "ms_per_example" in row else ""
-            print(f"  {runtime:<15} {metrics}" + (f"; {follow}" if follow else "") + speed)
+            print(f"  {runtime:<24} {metrics}" + (f"; {follow}" if follow else "") + speed)
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0

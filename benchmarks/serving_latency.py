@@ -109,7 +109,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--text", action="append", default=[], help="SavedModel exported with --inputs=text "
                         "(repeat to compare several, e.g. with and without --jit_compile)")
-    parser.add_argument("--ids", action="append", default=[], help="SavedModel exported with --inputs=token_ids")
+    parser.add_argument("--ids", action="append", default=[], help="SavedModel exported with --inputs=token_ids "
+                        "(repeat: the first is the reference the others, e.g. --precision=bfloat16, are checked against)")
     parser.add_argument("--tflite", help="folder of a --format=tflite export (float and, if present, int8)")
     parser.add_argument("--onnx", help="folder of a --format=onnx export (float and, if present, int8), served by "
                         "ONNX Runtime")
@@ -144,7 +145,20 @@ def main():
         show(f"SavedModel, raw text ({path})", measure(
             lambda x: serve(**x), [to_inputs(*p) for p in singles], [to_inputs(*p) for p in batches],
             args.requests, args.batches, args.warmup))
-    reference = None  # the first token-id SavedModel's output per single request: what the others are checked against
+    reference = []  # the first token-id SavedModel's output per single request: what the others are checked against
+
+    def agree(name, call, inputs):
+        """Max |difference| from the token-id SavedModel and the share of equal labels, on the first pairs."""
+        if not reference:
+            return
+        outputs = [np.asarray(call(x)) for x in inputs[:len(reference)]]
+        difference = max(float(np.abs(o.reshape(r.shape) - r).max()) for o, r in zip(outputs, reference))
+        same = float(np.mean([o.reshape(r.shape).argmax(-1) == r.argmax(-1) for o, r in zip(outputs, reference)])) \
+            if reference[0].ndim > 1 else None
+        report["results"][name].update({"max_abs_difference": difference, "label_agreement": same})
+        print(f"{'':<44} against the first token-id SavedModel: max |difference| {difference:.2e}"
+              + ("" if same is None else f", labels agree {100 * same:.1f}%") + f" ({len(reference)} pairs)")
+
     for path in args.ids:
         extra = pathlib.Path(path) / "assets.extra"
         settings = json.loads((extra / "tokenizer.json").read_text())
@@ -154,21 +168,12 @@ def main():
         show(f"SavedModel, token ids ({path})", measure(
             lambda x: serve(**x), [as_tensors(pack(*p)) for p in singles], [as_tensors(pack(*p)) for p in batches],
             args.requests, args.batches, args.warmup))
-        if reference is None:
-            key = "probabilities" if "probabilities" in serve.structured_outputs else "score"
-            reference = [serve(**as_tensors(pack(*p)))[key].numpy() for p in singles[:args.agreement]]
-
-    def agree(name, call, inputs):
-        """Max |difference| from the token-id SavedModel and the share of equal labels, on the first pairs."""
-        if reference is None:
-            return
-        outputs = [np.asarray(call(x)) for x in inputs[:len(reference)]]
-        difference = max(float(np.abs(o.reshape(r.shape) - r).max()) for o, r in zip(outputs, reference))
-        same = float(np.mean([o.reshape(r.shape).argmax(-1) == r.argmax(-1) for o, r in zip(outputs, reference)])) \
-            if reference[0].ndim > 1 else None
-        report["results"][name].update({"max_abs_difference": difference, "label_agreement": same})
-        print(f"{'':<44} against TensorFlow: max |difference| {difference:.2e}"
-              + ("" if same is None else f", labels agree {100 * same:.1f}%") + f" ({len(reference)} pairs)")
+        key = "probabilities" if "probabilities" in serve.structured_outputs else "score"
+        if not reference:
+            reference[:] = [serve(**as_tensors(pack(*p)))[key].numpy() for p in singles[:args.agreement]]
+        else:  # another export of the same run (bfloat16, XLA): checked against the first
+            agree(f"SavedModel, token ids ({path})", lambda x: serve(**x)[key].numpy(),
+                  [as_tensors(pack(*p)) for p in singles])
     if args.tflite:
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 

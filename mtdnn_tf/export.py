@@ -6,6 +6,10 @@
     # The same on token ids, core TensorFlow ops only (any TF Serving build):
     python -m mtdnn_tf.export --inputs=token_ids --model_dir=runs/glue_local --export_dir=saved_models/mtdnn_ids/1
 
+    # The same with the encoder in bfloat16 and compiled by XLA (CPUs with AVX-512 BF16 or AMX):
+    python -m mtdnn_tf.export --inputs=token_ids --precision=bfloat16 --jit_compile --model_dir=runs/glue_local \
+        --export_dir=saved_models/mtdnn_ids_bf16/1
+
     # One .tflite per task on token ids (+ vocabulary.txt), optionally int8-quantised too:
     python -m mtdnn_tf.export --format=tflite --quantize --model_dir=runs/glue_local \
         --export_dir=saved_models/mtdnn_tflite/1
@@ -23,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first
 from absl import flags  # noqa: E402
 
 from mtdnn_tf.cli import absl_main, console_script  # noqa: E402
+from mtdnn_tf.errors import UserInputError  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model_dir", None, "model_dir of a finished training run.")
@@ -34,6 +39,9 @@ flags.DEFINE_enum("inputs", "text", ["text", "token_ids"], "SavedModel signature
                   "the graph; needs TensorFlow Text's ops) or on token ids (core ops only, any model server).")
 flags.DEFINE_bool("jit_compile", False, "SavedModel: compile each task's model with XLA (lower latency on CPUs; "
                   "each new input shape compiles at its first request, so warm the server up).")
+flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "SavedModel: the encoder's weights and "
+                  "products in float32, or in bfloat16 (half the size; for CPUs with bfloat16 units: AVX-512 BF16 "
+                  "or AMX); the heads stay float32.")
 flags.DEFINE_string("default_task", None, "Task served as serving_default (default: the first task).")
 flags.DEFINE_integer("seq_length", None, "TFLite: a fixed input length (default: dynamic, each request at its "
                      "own length up to the model's max_seq_length).", lower_bound=3)
@@ -44,6 +52,9 @@ flags.mark_flags_as_required(["model_dir", "export_dir"])
 
 
 def _export():
+    if FLAGS.precision != "float32" and FLAGS.format != "saved_model":
+        raise UserInputError(f"--precision={FLAGS.precision} is for --format=saved_model; TFLite and ONNX "
+                             "exports take --quantize for int8 models")
     from mtdnn_tf.run_directory import load_trained_model  # noqa: PLC0415
 
     trained = load_trained_model(FLAGS.model_dir)
@@ -51,7 +62,7 @@ def _export():
         from mtdnn_tf.serving.saved_model import export_saved_model  # noqa: PLC0415
 
         export_saved_model(trained, FLAGS.export_dir, FLAGS.default_task, FLAGS.overwrite, inputs=FLAGS.inputs,
-                           jit_compile=FLAGS.jit_compile)
+                           jit_compile=FLAGS.jit_compile, precision=FLAGS.precision)
     elif FLAGS.format == "tflite":
         from mtdnn_tf.serving.tflite import export_tflite  # noqa: PLC0415
 

@@ -331,3 +331,38 @@ def test_token_id_saved_model_serves_without_tensorflow_text(trained, tmp_path):
     assert (export_dir / "assets.extra" / "vocabulary.txt").read_text().splitlines() == \
         trained_model.tokenizer.get_vocabulary()
     assert json.loads((export_dir / "assets.extra" / "tokenizer.json").read_text())["lowercase"] is True
+
+
+def test_bfloat16_export_stores_the_encoder_in_bfloat16_and_answers_like_float32(trained, tmp_path):
+    """--precision=bfloat16: every encoder weight is stored as bfloat16 (heads float32), every task's
+    signature answers in float32 within bfloat16's rounding of the float32 model, the same labels."""
+    trained_model = load_trained_model(trained)
+    export_dir = tmp_path / "bf16" / "1"
+    export_saved_model(trained_model, export_dir, inputs="token_ids", precision="bfloat16")
+    stored = tf.train.load_checkpoint(str(export_dir / "variables" / "variables"))
+    dtypes = [dtype for name, dtype in stored.get_variable_to_dtype_map().items() if name.endswith("VARIABLE_VALUE")]
+    head_weights = sum(len(trained_model.model.get_layer(f"{name}_head").weights) for name in trained_model.tasks)
+    assert dtypes.count(tf.bfloat16) == len(trained_model.model.weights) - head_weights > 0, dtypes
+    assert dtypes.count(tf.float32) == head_weights
+    served = tf.saved_model.load(str(export_dir))
+    for name, request in token_id_requests(trained_model).items():
+        task = trained_model.tasks[name]
+        got = served.signatures[name](**{k: tf.constant(v, tf.int32) for k, v in request["features"].items()})
+        expected = _in_memory(trained_model, name)
+        for key, value in expected.items():
+            answer = got[key].numpy()
+            if task.type == "ranking":
+                answer = answer[:, :3]
+            if value.dtype.kind == "f":
+                assert answer.dtype == np.float32
+                np.testing.assert_allclose(answer, value, atol=0.03, rtol=0.03, err_msg=f"{name}/{key}")
+            else:
+                np.testing.assert_array_equal(answer, value, err_msg=f"{name}/{key}")
+
+
+def test_bfloat16_is_refused_for_tflite_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mtdnn_tf.export", "--format=tflite", "--precision=bfloat16",
+                             f"--model_dir={tmp_path}", f"--export_dir={tmp_path / 'out'}"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --precision=bfloat16 is for --format=saved_model")

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.models.encoder_dtype import ENCODER_POLICIES, with_encoder_dtype
 from mtdnn_tf.serving.signatures import (
     input_signature,
     make_serving_function,
@@ -19,7 +20,7 @@ INPUT_KINDS = ("text", "token_ids")
 
 
 def export_saved_model(trained, export_dir, default_task=None, overwrite=False, verbose=False, inputs="text",
-                       jit_compile=False):
+                       jit_compile=False, precision="float32"):
     """Writes ``trained`` (a TrainedModel) as a SavedModel to ``export_dir``.
 
     Every task becomes a signature named after it; ``serving_default`` is
@@ -42,6 +43,9 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         inputs: 'text' or 'token_ids'.
         jit_compile: compile each task's model with XLA (faster per request on
             CPUs; one compilation per input shape, at the first request of it).
+        precision: 'float32', or 'bfloat16': the encoder's weights and products in
+            bfloat16 (half the size; faster on CPUs with bfloat16 units, AVX-512 BF16
+            or AMX), the heads and outputs float32.
     """
     tasks = trained.tasks
     default_task = default_task or next(iter(tasks))
@@ -49,6 +53,9 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         raise UserInputError(f"--default_task: {default_task!r} is not one of {', '.join(tasks)}")
     if inputs not in INPUT_KINDS:
         raise UserInputError(f"--inputs: {inputs!r} is not one of {', '.join(INPUT_KINDS)}")
+    if precision not in ENCODER_POLICIES:
+        raise UserInputError(f"--precision: {precision!r} is not one of {', '.join(ENCODER_POLICIES)}")
+    model = with_encoder_dtype(trained.model, tasks, trained.settings.get("head_input", "cls"), precision)
     # The model is not tracked: the endpoints capture its variables, and tracking it too
     # would store every weight twice (Keras' variable wrappers and the tf.Variables inside).
     archive = keras.export.ExportArchive()
@@ -58,10 +65,10 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         packer.pack(["warm up"], ["warm up"])
         archive.track(packer.tokenizer)
         archive.track(packer.packer)
-        functions = {name: make_serving_function(task, trained.model, packer, jit_compile) for name, task in tasks.items()}
+        functions = {name: make_serving_function(task, model, packer, jit_compile) for name, task in tasks.items()}
         signatures = {name: input_signature(task) for name, task in tasks.items()}
     else:
-        functions = {name: make_token_id_serving_function(task, trained.model, jit_compile) for name, task in tasks.items()}
+        functions = {name: make_token_id_serving_function(task, model, jit_compile) for name, task in tasks.items()}
         signatures = {name: token_id_signature(task) for name, task in tasks.items()}
     archive.add_endpoint("serving_default", tf.function(functions[default_task]), signatures[default_task])
     for name in tasks:

@@ -41,7 +41,7 @@ GRAPH = {
     "cli": {"errors", "settings"},
     "train": {"cli", "errors", "experiment", "run_command", "settings", "training"},
     "predict": {"cli", "serving"},
-    "export": {"cli", "run_directory", "serving"},
+    "export": {"cli", "errors", "run_directory", "serving"},
     "study": {"cli", "errors", "run_command", "studies"},
 }
 

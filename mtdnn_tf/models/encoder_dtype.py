@@ -1,0 +1,32 @@
+"""A copy of a trained multi-task model whose shared encoder computes in another dtype (for serving)."""
+
+from mtdnn_tf.models.init_from import clone_backbone, initialize_from
+from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
+
+# Serving precisions and the encoder's Keras dtype policy for each. bfloat16 stores the encoder's
+# weights in bfloat16 too (half the size, and no cast of every weight at every request, which
+# 'mixed_bfloat16' would pay); Keras' normalisation layers still compute in float32. The heads stay float32.
+ENCODER_POLICIES = {"float32": None, "bfloat16": "bfloat16"}
+
+
+def with_encoder_dtype(model, tasks, head_input, precision):
+    """``model`` rebuilt with its encoder in ``precision`` (one of ``ENCODER_POLICIES``), weights copied.
+
+    Args:
+        model: a trained model from ``build_mtdnn_model``.
+        tasks: its tasks (name -> TaskConfig), as trained.
+        head_input: the run's ``head_input`` setting.
+        precision: 'float32' returns ``model`` itself; 'bfloat16' a new model whose backbone's
+            variables and products are bfloat16 and whose heads are float32 (their inputs cast back).
+
+    Example:
+        >>> served = with_encoder_dtype(trained.model, trained.tasks, "mean", "bfloat16")
+    """
+    if precision not in ENCODER_POLICIES:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(ENCODER_POLICIES)}")
+    policy = ENCODER_POLICIES[precision]
+    if policy is None:
+        return model
+    copy = build_mtdnn_model(clone_backbone(model, dtype=policy), tasks, head_input)
+    initialize_from(copy, model, list(tasks))
+    return copy
