@@ -6,8 +6,9 @@
     # The same on token ids, core TensorFlow ops only (any TF Serving build):
     python -m mtdnn_tf.export --inputs=token_ids --model_dir=runs/glue_local --export_dir=saved_models/mtdnn_ids/1
 
-    # The same with the encoder in bfloat16 and compiled by XLA (CPUs with AVX-512 BF16 or AMX):
-    python -m mtdnn_tf.export --inputs=token_ids --precision=bfloat16 --jit_compile --model_dir=runs/glue_local \
+    # The same with the encoder in bfloat16, for batches on CPUs with AVX-512 BF16 or AMX (not with
+    # --jit_compile: XLA does not run bfloat16 products natively on CPUs; docs/speed.md):
+    python -m mtdnn_tf.export --inputs=token_ids --precision=bfloat16 --model_dir=runs/glue_local \
         --export_dir=saved_models/mtdnn_ids_bf16/1
 
     # One .tflite per task on token ids (+ vocabulary.txt), optionally int8-quantised too:
@@ -40,8 +41,8 @@ flags.DEFINE_enum("inputs", "text", ["text", "token_ids"], "SavedModel signature
 flags.DEFINE_bool("jit_compile", False, "SavedModel: compile each task's model with XLA (lower latency on CPUs; "
                   "each new input shape compiles at its first request, so warm the server up).")
 flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "SavedModel: the encoder's weights and "
-                  "products in float32, or in bfloat16 (half the size; for CPUs with bfloat16 units: AVX-512 BF16 "
-                  "or AMX); the heads stay float32.")
+                  "products in float32, or in bfloat16 (half the size; more pairs per second in batches on CPUs "
+                  "with bfloat16 units: AVX-512 BF16 or AMX); the heads stay float32.")
 flags.DEFINE_string("default_task", None, "Task served as serving_default (default: the first task).")
 flags.DEFINE_integer("seq_length", None, "TFLite: a fixed input length (default: dynamic, each request at its "
                      "own length up to the model's max_seq_length).", lower_bound=3)
