@@ -16,6 +16,7 @@ largest difference of the scores (regression). Exports made with
 """
 
 import argparse
+import functools
 import json
 import pathlib
 import sys
@@ -54,11 +55,19 @@ def agreement(task, reference, outputs):
     return {"label_agreement": float(np.mean(reference.argmax(-1) == outputs.argmax(-1)))}
 
 
+@functools.cache
+def load_saved_model(path):
+    """The SavedModel at ``path``, loaded once for all its tasks."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    return tf.saved_model.load(str(path))
+
+
 def saved_model_runner(path, task_name):
     """One request of packed ids through a token-id SavedModel's task signature: probabilities or scores."""
     import tensorflow as tf  # noqa: PLC0415
 
-    serve = tf.saved_model.load(str(path)).signatures[task_name]
+    serve = load_saved_model(path).signatures[task_name]
     key = "probabilities" if "probabilities" in serve.structured_outputs else "score"
     return lambda features: serve(**{k: tf.constant(v, tf.int32) for k, v in features.items()})[key].numpy()
 

@@ -165,15 +165,15 @@ def main():
         pack = packer_for(extra, settings, settings["max_seq_length"])
         serve = tf.saved_model.load(path).signatures[args.task]
         as_tensors = lambda packed: {k: tf.constant(v) for k, v in packed.items()}  # noqa: E731
+        inputs = [as_tensors(pack(*p)) for p in singles]
         show(f"SavedModel, token ids ({path})", measure(
-            lambda x: serve(**x), [as_tensors(pack(*p)) for p in singles], [as_tensors(pack(*p)) for p in batches],
+            lambda x: serve(**x), inputs, [as_tensors(pack(*p)) for p in batches],
             args.requests, args.batches, args.warmup))
         key = "probabilities" if "probabilities" in serve.structured_outputs else "score"
         if not reference:
-            reference[:] = [serve(**as_tensors(pack(*p)))[key].numpy() for p in singles[:args.agreement]]
+            reference[:] = [serve(**x)[key].numpy() for x in inputs[:args.agreement]]
         else:  # another export of the same run (bfloat16, XLA): checked against the first
-            agree(f"SavedModel, token ids ({path})", lambda x: serve(**x)[key].numpy(),
-                  [as_tensors(pack(*p)) for p in singles])
+            agree(f"SavedModel, token ids ({path})", lambda x: serve(**x)[key].numpy(), inputs)
     if args.tflite:
         from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
 

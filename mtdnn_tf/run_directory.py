@@ -52,6 +52,10 @@ class TrainedModel:
     def max_seq_length(self):
         return self.settings["max_seq_length"]
 
+    @property
+    def head_input(self):
+        return self.settings.get("head_input", "cls")  # runs saved before the setting existed read [CLS]
+
     def packer(self, max_seq_length=None):
         return TextPacker(self.tokenizer, max_seq_length or self.max_seq_length)
 

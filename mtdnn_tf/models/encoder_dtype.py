@@ -1,5 +1,6 @@
 """A copy of a trained multi-task model whose shared encoder computes in another dtype (for serving)."""
 
+from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.init_from import clone_backbone, initialize_from
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 
@@ -19,11 +20,14 @@ def with_encoder_dtype(model, tasks, head_input, precision):
         precision: 'float32' returns ``model`` itself; 'bfloat16' a new model whose backbone's
             variables and products are bfloat16 and whose heads are float32 (their inputs cast back).
 
+    Raises:
+        UserInputError: ``precision`` is not one of ``ENCODER_POLICIES``.
+
     Example:
         >>> served = with_encoder_dtype(trained.model, trained.tasks, "mean", "bfloat16")
     """
     if precision not in ENCODER_POLICIES:
-        raise ValueError(f"precision {precision!r} is not one of {', '.join(ENCODER_POLICIES)}")
+        raise UserInputError(f"--precision: {precision!r} is not one of {', '.join(ENCODER_POLICIES)}")
     policy = ENCODER_POLICIES[precision]
     if policy is None:
         return model

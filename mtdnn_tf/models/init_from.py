@@ -96,7 +96,7 @@ def check_source_fits(source, head_input, max_seq_length, tokenizer=None, origin
     Raises:
         UserInputError: one line naming the flag and both values.
     """
-    trained_with = source.settings.get("head_input", "cls")
+    trained_with = source.head_input
     if trained_with != head_input:
         raise UserInputError(f"{origin}: {source.model_dir} was trained with --head_input={trained_with}, "
                              f"this run has --head_input={head_input}; give --head_input={trained_with}")

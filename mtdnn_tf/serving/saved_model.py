@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.errors import UserInputError
-from mtdnn_tf.models.encoder_dtype import ENCODER_POLICIES, with_encoder_dtype
+from mtdnn_tf.models.encoder_dtype import with_encoder_dtype
 from mtdnn_tf.serving.signatures import (
     input_signature,
     make_serving_function,
@@ -53,9 +53,7 @@ def export_saved_model(trained, export_dir, default_task=None, overwrite=False, 
         raise UserInputError(f"--default_task: {default_task!r} is not one of {', '.join(tasks)}")
     if inputs not in INPUT_KINDS:
         raise UserInputError(f"--inputs: {inputs!r} is not one of {', '.join(INPUT_KINDS)}")
-    if precision not in ENCODER_POLICIES:
-        raise UserInputError(f"--precision: {precision!r} is not one of {', '.join(ENCODER_POLICIES)}")
-    model = with_encoder_dtype(trained.model, tasks, trained.settings.get("head_input", "cls"), precision)
+    model = with_encoder_dtype(trained.model, tasks, trained.head_input, precision)
     # The model is not tracked: the endpoints capture its variables, and tracking it too
     # would store every weight twice (Keras' variable wrappers and the tf.Variables inside).
     archive = keras.export.ExportArchive()
