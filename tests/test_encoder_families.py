@@ -187,14 +187,13 @@ def test_every_task_type_trains_exports_and_serves_on_the_family(family, tokeniz
 
 @pytest.mark.slow
 def test_init_from_takes_a_run_of_the_same_family_and_refuses_another(tokenizers, demo_tasks):
-    from types import SimpleNamespace
-
     from mtdnn_tf.models.init_from import check_source_fits
+    from mtdnn_tf.run_directory import TrainedModel
 
     def source(family):
         model = build_mtdnn_model(backbone_of(family, tokenizers[family].vocabulary_size()), demo_tasks, "mean")
-        return SimpleNamespace(model=model, tokenizer=tokenizers[family], settings={"head_input": "mean"},
-                               model_dir=f"runs/{family}")
+        return TrainedModel(model_dir=f"runs/{family}", model=model, tokenizer=tokenizers[family],
+                            tasks=demo_tasks, settings={"head_input": "mean"})
 
     roberta = source("roberta")
     check_source_fits(roberta, "mean", 24, tokenizers["roberta"])  # same family, vocabulary and settings
