@@ -1,5 +1,6 @@
 """What machine a benchmark ran on, and what its matrix units can do (shared by the benchmarks)."""
 
+import gc
 import os
 import platform
 import time
@@ -72,10 +73,31 @@ def _machine_ticks():
     return (values[7] if len(values) > 7 else 0), sum(values[:8])
 
 
+class _GarbageCollectorTime:
+    """Seconds Python's cyclic garbage collector has run in this process, and its full (generation 2) passes:
+    after tracing, the heap holds millions of graph-building objects, and each full pass walks them all."""
+
+    def __init__(self):
+        self.seconds, self.full_passes, self._started = 0.0, 0, None
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds += time.perf_counter() - self._started
+            self.full_passes += info.get("generation") == 2
+            self._started = None
+
+
+_GC_TIME = _GarbageCollectorTime()
+
+
 class ProcessClock:
     """What this process and the host did over a stretch of wall time: ``clock = ProcessClock()``, work,
     then ``clock.usage()``. For telling a slow stretch's cause apart: waiting (low CPU use), the kernel
-    (system time, page faults: memory touched for the first time) or the host (steal)."""
+    (system time, page faults: memory touched for the first time), the host (steal) or Python's garbage
+    collector (its seconds and full passes)."""
 
     def __init__(self):
         import resource  # noqa: PLC0415 - POSIX only; the benchmarks run on Linux
@@ -84,6 +106,7 @@ class ProcessClock:
         self._wall = time.perf_counter()
         self._usage = resource.getrusage(resource.RUSAGE_SELF)
         self._steal, self._ticks = _machine_ticks()
+        self._gc = _GC_TIME.seconds, _GC_TIME.full_passes
 
     def usage(self):
         wall = time.perf_counter() - self._wall
@@ -93,4 +116,6 @@ class ProcessClock:
         return {"cpu_use": round((user + system) / wall / (os.cpu_count() or 1), 3),
                 "system_share": round(system / max(user + system, 1e-9), 3),
                 "minor_faults_per_s": round((now.ru_minflt - self._usage.ru_minflt) / wall),
-                "steal_share": round((steal - self._steal) / max(ticks - self._ticks, 1), 3)}
+                "steal_share": round((steal - self._steal) / max(ticks - self._ticks, 1), 3),
+                "gc_share": round((_GC_TIME.seconds - self._gc[0]) / wall, 3),
+                "gc_full_passes": _GC_TIME.full_passes - self._gc[1]}

@@ -340,7 +340,8 @@ def main(argv=None):
             f"{k} {e / s:.1f} ex/s ({f / s / 1e9:.0f} GFLOP/s)" for k, v in timings.items() for s, e, f in v[-1:]),
             flush=True)
         print("  process: " + ", ".join(f"{k} CPU use {u[-1]['cpu_use']:.0%}, system {u[-1]['system_share']:.0%}, "
-                                        f"{u[-1]['minor_faults_per_s']} faults/s, steal {u[-1]['steal_share']:.0%}"
+                                        f"{u[-1]['minor_faults_per_s']} faults/s, steal {u[-1]['steal_share']:.0%}, "
+                                        f"GC {u[-1]['gc_share']:.0%} ({u[-1]['gc_full_passes']} full)"
                                         for k, u in usage.items()), flush=True)
 
     base = summarise(timings["keras_hub_fit"])
