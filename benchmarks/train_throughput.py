@@ -172,6 +172,11 @@ class OurTrainer:
         lengths = np.concatenate(self.step_lengths[begin:stop])
         return seconds, len(lengths), useful_flops(self.backbone, lengths)[0]
 
+    def loop_traces(self):
+        """How many times the trainer's training-loop tf.function has been traced so far."""
+        loop = self.trainer._loop  # noqa: SLF001 - a diagnostic of the benchmark
+        return 0 if loop is None else loop.experimental_get_tracing_count()
+
     def evaluate(self):
         """Seconds and examples of one pass over the dev sample (forward only)."""
         started = time.perf_counter()
@@ -329,8 +334,10 @@ def main(argv=None):
             if profile:
                 tf.profiler.experimental.start(args.profile_dir)
             clock = ProcessClock()
+            traces = contestant.loop_traces()
             timings[name].append(contestant.train_slice(round_index, args.rounds))
-            usage[name].append(clock.usage())
+            # Traces of the training loop in the round: 0 unless something in the round made it trace again.
+            usage[name].append(clock.usage() | {"loop_traces": contestant.loop_traces() - traces})
             if profile:
                 tf.profiler.experimental.stop()
             seconds, examples = contestant.evaluate()
@@ -342,6 +349,7 @@ def main(argv=None):
         print("  process: " + ", ".join(f"{k} CPU use {u[-1]['cpu_use']:.0%}, system {u[-1]['system_share']:.0%}, "
                                         f"{u[-1]['minor_faults_per_s']} faults/s, steal {u[-1]['steal_share']:.0%}, "
                                         f"GC {u[-1]['gc_share']:.0%} ({u[-1]['gc_full_passes']} full)"
+                                        + (f", {u[-1]['loop_traces']} loop traces" if "loop_traces" in u[-1] else "")
                                         for k, u in usage.items()), flush=True)
 
     base = summarise(timings["keras_hub_fit"])
