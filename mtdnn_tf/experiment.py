@@ -67,7 +67,8 @@ class RunSettings:
     tpu: str = setting(None, "TPU address for --strategy=tpu.")
     mixed_precision: str = setting(
         None, "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling); "
-              "auto: mixed_bfloat16 on a CPU with AMX, float32 elsewhere.", choices=MIXED_PRECISION_POLICIES)
+              "auto: mixed_bfloat16 on a CPU with bfloat16 units (AMX or AVX-512 BF16), float32 elsewhere.",
+        choices=MIXED_PRECISION_POLICIES)
     init_from: str = setting(
         None, "A finished run's --model_dir: start from its encoder (and the heads of tasks it shares with "
               "--tasks); the paper's per-task refinement stage. Overrides --preset.")

@@ -122,11 +122,12 @@ def test_clipping_bounds_the_norm_of_the_applied_gradient(demo_tasks, demo_dir, 
     np.testing.assert_allclose(norm, 1.0, rtol=1e-4)  # scaled down to exactly the limit
 
 
-def test_auto_precision_is_bfloat16_only_with_amx():
+def test_auto_precision_is_bfloat16_only_with_bfloat16_units():
     from mtdnn_tf.training.precision import resolve_policy
 
     assert resolve_policy("auto", flags={"avx512f", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
-    assert resolve_policy("auto", flags={"avx512f", "avx512_bf16"}) is None
+    assert resolve_policy("auto", flags={"avx512f", "avx512_bf16"}) == "mixed_bfloat16"
+    assert resolve_policy("auto", flags={"avx2", "avx512f", "avx512_vnni"}) is None
     assert resolve_policy("mixed_float16", flags=set()) == "mixed_float16"
     assert resolve_policy(None, flags={"amx_bf16"}) is None
 
