@@ -82,6 +82,8 @@ def difference(a, b):
 # Last batches of 1, 6, 3 and 7 units over the four task types (classification, SAN classification,
 # regression, ranking): 7, 2, 5 and 1 replicas empty. One run holds every property (short batches, four steps
 # per loop call on the eight replicas, one all-reduce per gradient), since each run costs minutes of tracing.
+# steps_per_loop=1 (the default) runs the same traced loop (TrainStep.make_loop takes the step count as a
+# tensor), one step a call; its host-side bookkeeping is tested on one device in test_distributed_input.py.
 sizes = {"demo_sentiment": 17, "demo_pair": 22, "demo_similarity": 19, "demo_ranking": 23}
 counting = CountingReduction()
 one = train("one", sizes, tf.distribute.get_strategy())
