@@ -28,6 +28,12 @@ def cpu_flags():
     return set((_cpuinfo_field("flags") or "").split())
 
 
+def has_bfloat16_units(flags=None):
+    """True where the CPU multiplies bfloat16 natively: AMX tiles (``amx_bf16``) or AVX-512 BF16 dot products
+    (``avx512_bf16``). ``flags`` defaults to this CPU's."""
+    return bool({"amx_bf16", "avx512_bf16"} & set(cpu_flags() if flags is None else flags))
+
+
 def cpu_model():
     """The CPU's model name (/proc/cpuinfo, else the platform's processor name)."""
     return _cpuinfo_field("model name") or platform.processor() or platform.machine()

@@ -12,11 +12,9 @@ between float16 and bfloat16 is the user's.
 
 import tensorflow as tf
 
-from mtdnn_tf.hardware import cpu_flags
+from mtdnn_tf.hardware import has_bfloat16_units
 
 AUTO = "auto"
-# CPU flags of native bfloat16 products: AMX tiles, or AVX-512 BF16 dot products.
-BFLOAT16_UNITS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
 def resolve_policy(policy, flags=None):
@@ -26,5 +24,4 @@ def resolve_policy(policy, flags=None):
         return policy
     if tf.config.list_physical_devices("GPU"):
         return None
-    flags = cpu_flags() if flags is None else flags
-    return "mixed_bfloat16" if BFLOAT16_UNITS & set(flags) else None
+    return "mixed_bfloat16" if has_bfloat16_units(flags) else None
