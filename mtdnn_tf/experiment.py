@@ -38,7 +38,7 @@ from mtdnn_tf.training.precision import resolve_policy
 from mtdnn_tf.training.strategies import STRATEGIES, make_strategy
 from mtdnn_tf.training.train_config import TrainConfig
 
-MIXED_PRECISION_POLICIES = (None, "mixed_float16", "mixed_bfloat16", "auto")
+MIXED_PRECISION_POLICIES = (AUTO_PRECISION, "float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclasses.dataclass
@@ -66,8 +66,10 @@ class RunSettings:
     strategy: str = setting("default", "tf.distribute strategy.", choices=STRATEGIES)
     tpu: str = setting(None, "TPU address for --strategy=tpu.")
     mixed_precision: str = setting(
-        None, "Run the encoder in 16-bit (heads and losses stay float32; float16 uses dynamic loss scaling); "
-              "auto: mixed_bfloat16 on a CPU with bfloat16 units (AMX or AVX-512 BF16), float32 elsewhere.",
+        AUTO_PRECISION,
+        "The encoder's dtype policy (heads, losses and variables stay float32; float16 uses dynamic loss scaling). "
+        "auto: mixed_bfloat16 on a CPU with bfloat16 units (AMX or AVX-512 BF16), float32 elsewhere (GPUs "
+        "included); float32 opts out.",
         choices=MIXED_PRECISION_POLICIES)
     init_from: str = setting(
         None, "A finished run's --model_dir: start from its encoder (and the heads of tasks it shares with "
@@ -98,7 +100,7 @@ class RunSettings:
             ("head_input", lambda v: v in HEAD_INPUTS, f"one of {', '.join(HEAD_INPUTS)}"),
             ("strategy", lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
             ("mixed_precision", lambda v: v in MIXED_PRECISION_POLICIES,
-             "none, mixed_float16, mixed_bfloat16 or auto"),
+             f"one of {', '.join(MIXED_PRECISION_POLICIES)}"),
             ("train_fraction", lambda v: 0 < v <= 1, "in (0, 1]"),
         ])
 
@@ -122,7 +124,7 @@ def resolve_settings(settings, verbose=True):
         return settings
     settings = dataclasses.replace(settings, mixed_precision=resolve_policy(AUTO_PRECISION))
     if verbose:
-        print(f"--mixed_precision=auto: {settings.mixed_precision or 'float32'}")
+        print(f"--mixed_precision=auto: {settings.mixed_precision}")
     return settings
 
 

@@ -25,12 +25,15 @@ def test_head_overrides_apply_and_unknown_tasks_are_refused():
         load_run_tasks(RunSettings(tasks=["rte"], model_dir="m", train=TrainConfig(task_max_examples={"sst2": 5})))
 
 
-def test_auto_precision_is_resolved_once_and_said(capsys):
-    settings = resolve_settings(RunSettings(tasks=["rte"], model_dir="m", mixed_precision="auto"))
-    assert settings.mixed_precision in (None, "mixed_bfloat16")
-    assert capsys.readouterr().out.startswith("--mixed_precision=auto: ")
-    plain = RunSettings(tasks=["rte"], model_dir="m")
-    assert resolve_settings(plain) is plain
+def test_auto_precision_is_the_default_resolved_once_and_said(capsys):
+    from mtdnn_tf.hardware import has_bfloat16_units
+
+    settings = resolve_settings(RunSettings(tasks=["rte"], model_dir="m"))
+    assert settings.mixed_precision == ("mixed_bfloat16" if has_bfloat16_units() else "float32")
+    assert capsys.readouterr().out == f"--mixed_precision=auto: {settings.mixed_precision}\n"
+    assert resolve_settings(settings) is settings
+    opted_out = RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float32")
+    assert resolve_settings(opted_out) is opted_out
 
 
 def test_demo_data_needs_a_data_dir_and_is_written_there(tmp_path):

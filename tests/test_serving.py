@@ -22,16 +22,22 @@ QUERY = ["where did the red cat see the tree"]
 CANDIDATES = [["a red cat sat near the tree", "a blue dog ran near the car", "a green bird slept near the river"]]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, demo_dir):
-    model_dir = tmp_path_factory.mktemp("model")
+def _train_demo(model_dir, demo_dir, tasks, mixed_precision):
     run(RunSettings(
-        tasks=["demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking"], model_dir=str(model_dir),
-        data_dir=str(demo_dir), vocab_file=str(demo_dir / "vocab.txt"),
+        tasks=tasks, model_dir=str(model_dir), data_dir=str(demo_dir), vocab_file=str(demo_dir / "vocab.txt"),
         random_backbone="num_layers=1,hidden_dim=32,num_heads=2,intermediate_dim=64",
-        max_seq_length=24, head_input="mean", train=TrainConfig(epochs=1, learning_rate=1e-3, verbose=0),
+        max_seq_length=24, head_input="mean", mixed_precision=mixed_precision,
+        train=TrainConfig(epochs=1, learning_rate=1e-3, verbose=0),
     ), verbose=False)
     return model_dir
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, demo_dir):
+    # float32 whatever the CPU (the default, auto, picks bfloat16 on some): exports are compared with the
+    # Keras model at float32 tolerances. A run trained in bfloat16 has its own test below.
+    return _train_demo(tmp_path_factory.mktemp("model"), demo_dir,
+                       ["demo_sentiment", "demo_pair", "demo_similarity", "demo_ranking"], "float32")
 
 
 def _in_memory(trained_model, name):
@@ -238,6 +244,36 @@ def test_onnx_export_runs_at_the_requests_own_length_equal_to_keras(trained, tmp
         np.testing.assert_allclose(trimmed, want, atol=1e-5, err_msg=f"{name} at length {real}")
         quantized = OnnxRunner(tmp_path / "1" / f"{name}.int8.onnx")(features)
         assert np.isfinite(quantized).all() and quantized.shape == np.shape(want)
+
+
+@pytest.mark.slow
+def test_a_run_trained_in_bfloat16_exports_float32_models(demo_dir, tmp_path):
+    """``--mixed_precision=auto`` trains in mixed_bfloat16 on CPUs with bfloat16 units: its float32 SavedModel,
+    TFLite and ONNX exports compute the encoder in float32 with the trained weights (TFLite and ONNX could not
+    convert bfloat16 operations at all)."""
+    from mtdnn_tf.models.encoder_dtype import trained_with_encoder_dtype
+    from mtdnn_tf.models.init_from import source_backbone
+    from mtdnn_tf.serving.onnx_export import OnnxRunner, export_onnx
+    from mtdnn_tf.serving.tflite import TFLiteRunner, export_tflite
+
+    trained_model = load_trained_model(_train_demo(tmp_path / "run", demo_dir, ["demo_pair"], "mixed_bfloat16"))
+    assert source_backbone(trained_model.model).dtype_policy.name == "mixed_bfloat16"
+    float32 = trained_with_encoder_dtype(trained_model, "float32")
+    assert source_backbone(float32.model).dtype_policy.name == "float32"
+    expected = _in_memory(float32, "demo_pair")["probabilities"]
+    assert np.abs(_in_memory(trained_model, "demo_pair")["probabilities"] - expected).max() > 1e-5  # bf16 differs
+
+    export_saved_model(trained_model, tmp_path / "saved" / "1", inputs="token_ids")
+    export_tflite(trained_model, tmp_path / "tflite" / "1")
+    export_onnx(trained_model, tmp_path / "onnx" / "1")
+    packed = trained_model.packer().pack(*PAIRS)
+    served = tf.saved_model.load(str(tmp_path / "saved" / "1")).signatures["demo_pair"](
+        **{k: tf.constant(v) for k, v in packed.items()})
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(TFLiteRunner(tmp_path / "tflite" / "1" / "demo_pair.tflite")(packed), expected,
+                               atol=1e-4)
+    features = {k: np.asarray(v, np.int32) for k, v in packed.items()}
+    np.testing.assert_allclose(OnnxRunner(tmp_path / "onnx" / "1" / "demo_pair.onnx")(features), expected, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -89,7 +89,7 @@ def test_run_settings_check_theirs():
         RunSettings(tasks=["rte"], model_dir="m", head_input="men")
     with pytest.raises(UserInputError, match=r"^train_fraction: must be in \(0, 1\], got 0$"):
         RunSettings(tasks=["rte"], model_dir="m", train_fraction=0)
-    with pytest.raises(UserInputError, match=r"^mixed_precision: must be none, mixed_float16, mixed_bfloat16 or auto"):
+    with pytest.raises(UserInputError, match=r"^mixed_precision: must be one of auto, float32, mixed_bfloat16, mixed_float16, got 'float8'$"):
         RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float8")
 
 
@@ -127,9 +127,9 @@ def test_auto_precision_is_bfloat16_only_with_bfloat16_units():
 
     assert resolve_policy("auto", flags={"avx512f", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
     assert resolve_policy("auto", flags={"avx512f", "avx512_bf16"}) == "mixed_bfloat16"
-    assert resolve_policy("auto", flags={"avx2", "avx512f", "avx512_vnni"}) is None
+    assert resolve_policy("auto", flags={"avx2", "avx512f", "avx512_vnni"}) == "float32"
     assert resolve_policy("mixed_float16", flags=set()) == "mixed_float16"
-    assert resolve_policy(None, flags={"amx_bf16"}) is None
+    assert resolve_policy("float32", flags={"amx_bf16"}) == "float32"
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ import numpy as np
 
 from mtdnn_tf.atomic_files import atomic_directory, write_text_atomically
 from mtdnn_tf.errors import UserInputError
+from mtdnn_tf.models.encoder_dtype import with_encoder_dtype
 from mtdnn_tf.models.encoders import family_name
 from mtdnn_tf.models.init_from import source_backbone
 
@@ -30,9 +31,11 @@ HEADS_DIR = "mtdnn"
 
 def export_keras_hub_preset(trained, export_dir, overwrite=False):
     """Writes ``trained``'s encoder and tokenizer as a keras-hub preset directory, and its task heads (the
-    multi-task ``model.keras`` and task files) under ``<export_dir>/mtdnn/``."""
+    multi-task ``model.keras`` and task files) under ``<export_dir>/mtdnn/``. The preset's encoder computes in
+    float32 (whoever loads it picks a dtype policy), also where the run trained in mixed_bfloat16."""
+    float32 = with_encoder_dtype(trained.model, trained.tasks, trained.head_input, "float32")
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
-        source_backbone(trained.model).save_to_preset(str(tmp))
+        source_backbone(float32).save_to_preset(str(tmp))
         trained.tokenizer.save_to_preset(str(tmp))
         heads = tmp / HEADS_DIR
         heads.mkdir()

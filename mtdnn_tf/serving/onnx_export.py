@@ -27,6 +27,7 @@ import tensorflow as tf
 from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.features import FEATURES
+from mtdnn_tf.models.encoder_dtype import trained_with_encoder_dtype, with_encoder_dtype
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.tflite import token_id_function, write_token_id_files
 
@@ -46,7 +47,9 @@ def convert_task(trained, task_name):
     """The ONNX model (bytes) of one task's head on the shared encoder, dynamic batch and length."""
     tf2onnx = _require("tf2onnx")
     task = trained.tasks[task_name]
-    function = tf.function(token_id_function(task, task_model(trained.model, task_name)))
+    # ONNX has no bfloat16 matrix products on CPU (a run trained in mixed_bfloat16 computes its encoder in bfloat16).
+    model = with_encoder_dtype(trained.model, trained.tasks, trained.head_input, "float32")
+    function = tf.function(token_id_function(task, task_model(model, task_name)))
     signature = [tf.TensorSpec([None, None], tf.int32, name=name) for name in FEATURES]
     proto, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=OPSET)
     return proto.SerializeToString()
@@ -69,6 +72,7 @@ def quantize(model_bytes, directory):
 def export_onnx(trained, export_dir, quantize_int8=False, overwrite=False):
     """Writes ``<task>.onnx`` for every task (and ``<task>.int8.onnx`` with ``quantize_int8``), the
     tokenizer's files and ``tokenizer.json`` into ``export_dir`` (atomically)."""
+    trained = trained_with_encoder_dtype(trained, "float32")  # once for every task
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
         tmp = pathlib.Path(tmp)
         for name in trained.tasks:

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from mtdnn_tf.atomic_files import atomic_directory
 from mtdnn_tf.features import FEATURES
+from mtdnn_tf.models.encoder_dtype import trained_with_encoder_dtype, with_encoder_dtype
 from mtdnn_tf.models.mtdnn_model import task_model
 from mtdnn_tf.serving.tokenizer_files import write_tokenizer_files
 
@@ -54,7 +55,9 @@ def convert_task(trained, task_name, seq_length=None, quantize=False):
     """Returns the TFLite flatbuffer (bytes) of one task's head on the shared encoder; ``seq_length``
     fixes the input length (default: dynamic, the interpreter resizes to each request's)."""
     task = trained.tasks[task_name]
-    head_model = task_model(trained.model, task_name)
+    # TFLite converts float32 operations only (a run trained in mixed_bfloat16 computes its encoder in bfloat16).
+    model = with_encoder_dtype(trained.model, trained.tasks, trained.head_input, "float32")
+    head_model = task_model(model, task_name)
     signature = [tf.TensorSpec([None, seq_length], tf.int32, name=n) for n in FEATURES]
     archive = keras.export.ExportArchive()  # the endpoint captures the variables; no track(): no second copy
     archive.add_endpoint("serving_default", tf.function(token_id_function(task, head_model)), signature)
@@ -70,6 +73,7 @@ def export_tflite(trained, export_dir, seq_length=None, quantize=False, overwrit
     """Writes ``<task>.tflite`` for every task (and ``<task>.int8.tflite`` with ``quantize``),
     plus the tokenizer's files and ``tokenizer.json`` (its settings, the length and how to pack),
     into ``export_dir`` (atomically). ``seq_length`` fixes the input length (default: dynamic)."""
+    trained = trained_with_encoder_dtype(trained, "float32")  # once for every task
     with atomic_directory(export_dir, overwrite=overwrite) as tmp:
         tmp = pathlib.Path(tmp)
         for name in trained.tasks:

@@ -131,8 +131,11 @@ def _settings(config, name, tasks, seed, epochs, **extra):
         checkpoint_every=config.checkpoint_every, keep_checkpoints=2,
         task_max_examples={t: n for t, n in config.task_max_examples.items() if t in tasks},
     )
+    # float32 on every CPU: the study's figures (docs/RESULTS.md) are float32 ones, and a run resumed or
+    # repeated on a CPU with bfloat16 units must train the same model.
     return RunSettings(
         tasks=list(tasks), model_dir=f"{config.study_dir}/{name}", data_dir=config.data_dir,
+        mixed_precision="float32",
         task_dir=config.task_dir, preset=config.preset, random_backbone=config.random_backbone,
         vocab_file=config.vocab_file, max_seq_length=config.max_seq_length,
         head_input=config.head_input, train=train, save_model=False,

@@ -87,7 +87,7 @@ CASES = {
                          "FATAL Flags parsing error: flag --sort_window=0: 0 is not a positive integer"),
     "unknown_mixed_precision_policy": ({}, ["--tasks=pair", "--mixed_precision=float8"],
                                        "FATAL Flags parsing error: flag --mixed_precision=float8: value should be"
-                                       " one of <mixed_float16|mixed_bfloat16>"),
+                                       " one of <auto|float32|mixed_bfloat16|mixed_float16>"),
     "train_fraction_zero": ({}, ["--tasks=pair", "--train_fraction=0"],
                             "FATAL Flags parsing error: flag --train_fraction=0.0: --train_fraction must be in (0, 1]"),
     "max_length_over_encoder_limit": ({"PAIR/train.tsv": HEADER + b"".join(GOOD),
