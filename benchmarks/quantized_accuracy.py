@@ -94,10 +94,12 @@ def main(argv=None):
     from mtdnn_tf.data.pipeline import pack_split  # noqa: PLC0415
     from mtdnn_tf.data.readers import read_split  # noqa: PLC0415
     from mtdnn_tf.inference.evaluator import Evaluator  # noqa: PLC0415
+    from mtdnn_tf.models.encoder_dtype import trained_with_encoder_dtype  # noqa: PLC0415
     from mtdnn_tf.run_directory import load_trained_model  # noqa: PLC0415
 
     print(f"CPU: {cpu_description()}")
-    trained = load_trained_model(args.model_dir)
+    # The reference computes in float32 also where the run trained in mixed_bfloat16 (--mixed_precision=auto).
+    trained = trained_with_encoder_dtype(load_trained_model(args.model_dir), "float32")
     names = args.tasks.split(",") if args.tasks else list(trained.tasks)
     packer = TextPacker(trained.tokenizer, trained.settings["max_seq_length"])
     import tensorflow as tf  # noqa: PLC0415
