@@ -23,6 +23,29 @@ def test_multi_task_training_learns_and_records_metrics(demo_tasks, demo_dir, de
     assert int(trainer.optimizer.iterations.numpy()) == 4 * 2 * 25
     assert all(e["steps"] == {"demo_sentiment": 25, "demo_similarity": 25} for e in record["epochs"])
     assert (tmp_path / "tensorboard").is_dir()
+    assert record["loop_setup_seconds"] > 0  # built before the first epoch's clock (test below)
+    assert trainer._loop.experimental_get_tracing_count() == 1  # and traced once for all four epochs
+
+
+@pytest.mark.slow
+def test_building_the_loop_before_the_epoch_changes_nothing_it_trains(demo_tasks, demo_dir, demo_tokenizer, tmp_path):
+    """``build_loop`` traces the training loop and runs it for zero steps (so the first epoch's clock does not
+    count the trace): no batch is read and no variable moves, and the epoch then reuses that trace."""
+    tasks = {n: demo_tasks[n] for n in ("demo_sentiment", "demo_pair")}
+    built = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "built", epochs=1)
+    before = [v.numpy().copy() for v in built.model.variables]
+    assert built.build_loop(0) > 0
+    assert built._loop.experimental_get_tracing_count() == 1
+    for a, b in zip(before, built.model.variables):  # dropout seed states included
+        np.testing.assert_array_equal(a, b.numpy())
+    assert int(built.optimizer.iterations.numpy()) == 0 and int(built.step_in_epoch.numpy()) == 0
+    built.run_epoch(0)
+    assert built._loop.experimental_get_tracing_count() == 1
+    plain = _trainer(tasks, demo_dir, demo_tokenizer, tmp_path / "plain", epochs=1)
+    plain.run_epoch(0)
+    assert int(built.optimizer.iterations.numpy()) == int(plain.optimizer.iterations.numpy()) == 50
+    for a, b in zip(built.model.variables, plain.model.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 @pytest.mark.slow

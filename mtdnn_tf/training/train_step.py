@@ -127,9 +127,10 @@ class TrainStep:
 
         @tf.function
         def loop(iterators, task_ids, count):
-            losses = tf.TensorArray(tf.float32, size=count)
-            applied = tf.TensorArray(tf.bool, size=count)
-            regularizers = tf.TensorArray(tf.float32, size=count)
+            # Scalar elements: a loop of zero steps (MultiTaskTrainer.build_loop) stacks to empty vectors.
+            losses = tf.TensorArray(tf.float32, size=count, element_shape=[])
+            applied = tf.TensorArray(tf.bool, size=count, element_shape=[])
+            regularizers = tf.TensorArray(tf.float32, size=count, element_shape=[])
             for i in tf.range(count):
                 loss, ok, regularizer = tf.switch_case(task_ids[i],
                                                        [branch(j, iterators) for j in range(len(steps))])
