@@ -47,7 +47,7 @@ def convert_task(trained, task_name):
     """The ONNX model (bytes) of one task's head on the shared encoder, dynamic batch and length."""
     tf2onnx = _require("tf2onnx")
     task = trained.tasks[task_name]
-    # ONNX has no bfloat16 matrix products on CPU (a run trained in mixed_bfloat16 computes its encoder in bfloat16).
+    # A float32 graph also for a run trained in mixed_bfloat16 (see models/encoder_dtype.py).
     model = with_encoder_dtype(trained.model, trained.tasks, trained.head_input, "float32")
     function = tf.function(token_id_function(task, task_model(model, task_name)))
     signature = [tf.TensorSpec([None, None], tf.int32, name=name) for name in FEATURES]
