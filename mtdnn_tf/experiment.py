@@ -68,8 +68,8 @@ class RunSettings:
     mixed_precision: str = setting(
         AUTO_PRECISION,
         "The encoder's dtype policy (heads, losses and variables stay float32; float16 uses dynamic loss scaling). "
-        "auto: mixed_bfloat16 on a CPU with bfloat16 units (AMX or AVX-512 BF16), float32 elsewhere (GPUs "
-        "included); float32 opts out.",
+        "auto: mixed_bfloat16 on TPUs and on a CPU with bfloat16 units (AMX or AVX-512 BF16), float32 elsewhere "
+        "(GPUs included); float32 opts out.",
         choices=MIXED_PRECISION_POLICIES)
     init_from: str = setting(
         None, "A finished run's --model_dir: start from its encoder (and the heads of tasks it shares with "
@@ -122,7 +122,8 @@ def resolve_settings(settings, verbose=True):
     """``settings`` with 'auto' choices made for this machine (``--mixed_precision=auto``)."""
     if settings.mixed_precision != AUTO_PRECISION:
         return settings
-    settings = dataclasses.replace(settings, mixed_precision=resolve_policy(AUTO_PRECISION))
+    settings = dataclasses.replace(
+        settings, mixed_precision=resolve_policy(AUTO_PRECISION, on_tpu=settings.strategy == "tpu"))
     if verbose:
         print(f"--mixed_precision=auto: {settings.mixed_precision}")
     return settings

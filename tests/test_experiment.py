@@ -34,6 +34,8 @@ def test_auto_precision_is_the_default_resolved_once_and_said(capsys):
     assert resolve_settings(settings) is settings
     opted_out = RunSettings(tasks=["rte"], model_dir="m", mixed_precision="float32")
     assert resolve_settings(opted_out) is opted_out
+    on_tpu = resolve_settings(RunSettings(tasks=["rte"], model_dir="m", strategy="tpu"), verbose=False)
+    assert on_tpu.mixed_precision == "mixed_bfloat16"
 
 
 def test_demo_data_needs_a_data_dir_and_is_written_there(tmp_path):

@@ -153,6 +153,9 @@ def test_auto_precision_is_bfloat16_only_with_bfloat16_units():
     assert resolve_policy("auto", flags={"avx2", "avx512f", "avx512_vnni"}) == "float32"
     assert resolve_policy("mixed_float16", flags=set()) == "mixed_float16"
     assert resolve_policy("float32", flags={"amx_bf16"}) == "float32"
+    # On TPUs the matrix units decide, not the host's CPU.
+    assert resolve_policy("auto", flags={"avx2"}, on_tpu=True) == "mixed_bfloat16"
+    assert resolve_policy("float32", flags={"avx2"}, on_tpu=True) == "float32"
 
 
 @pytest.mark.slow
