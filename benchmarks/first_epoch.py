@@ -23,37 +23,19 @@ from machine import cpu_description  # benchmarks/machine.py
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-class CallTimer:
-    """Wraps ``owner.name`` (a method) so each call's seconds (its results fetched) land in ``seconds``."""
+def timed(function, seconds):
+    """``function`` that appends each call's seconds (its tensors fetched) to ``seconds``."""
+    def call(*args, **kwargs):
+        import tensorflow as tf  # noqa: PLC0415
 
-    def __init__(self, owner, name, wraps_factory=False):
-        self.seconds = []
-        original = getattr(owner, name)
-        timer = self
-
-        def fetched(result):
-            import tensorflow as tf  # noqa: PLC0415
-
-            for t in tf.nest.flatten(result):
-                if hasattr(t, "numpy"):
-                    t.numpy()
-            return result
-
-        def timed(function):
-            def call(*args, **kwargs):
-                started = time.perf_counter()
-                result = fetched(function(*args, **kwargs))
-                timer.seconds.append(time.perf_counter() - started)
-                return result
-            return call
-
-        if wraps_factory:  # a method that returns the function to time (make_loop)
-            def factory(*args, **kwargs):
-                loop = original(*args, **kwargs)
-                return timed(loop)
-            setattr(owner, name, factory)
-        else:
-            setattr(owner, name, timed(original))
+        started = time.perf_counter()
+        result = function(*args, **kwargs)
+        for t in tf.nest.flatten(result):
+            if hasattr(t, "numpy"):
+                t.numpy()
+        seconds.append(time.perf_counter() - started)
+        return result
+    return call
 
 
 def parse_args(argv):
@@ -66,47 +48,36 @@ def parse_args(argv):
     return args
 
 
-def model_dir_of(train_flags):
-    """The --model_dir the flags give (the last one wins, a flagfile's included), read as absl would."""
-    from absl import flags  # noqa: PLC0415
-
-    import mtdnn_tf.train  # noqa: F401, PLC0415 - defines the flags
-
-    flags.FLAGS(["first_epoch", *train_flags], known_only=True)
-    return flags.FLAGS.model_dir
-
-
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(REPO))
+    from absl import flags  # noqa: PLC0415
+
+    from mtdnn_tf.experiment import run  # noqa: PLC0415
     from mtdnn_tf.inference.evaluator import Evaluator  # noqa: PLC0415
+    from mtdnn_tf.train import settings_from_flags  # noqa: PLC0415 - also defines the flags
     from mtdnn_tf.training.train_step import TrainStep  # noqa: PLC0415
 
     cpu = cpu_description()
     print(f"CPU: {cpu}", flush=True)
     train_flags = [*args.train_flags, "--evaluate_every=1"]
-    model_dir = pathlib.Path(model_dir_of(train_flags))
+    flags.FLAGS(["first_epoch", *train_flags])
+    model_dir = pathlib.Path(flags.FLAGS.model_dir)
     if model_dir.exists() and any(model_dir.iterdir()):
         sys.exit(f"error: --model_dir={model_dir} is not empty: give a new one (a resumed run would time "
                  "something else)")
-    loop_calls = CallTimer(TrainStep, "make_loop", wraps_factory=True)
-    evaluations = CallTimer(Evaluator, "evaluate")
-
-    from absl import flags  # noqa: PLC0415
-
-    from mtdnn_tf.experiment import run  # noqa: PLC0415
-    from mtdnn_tf.train import settings_from_flags  # noqa: PLC0415
-
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["first_epoch", *train_flags])
+    loop_seconds, evaluation_seconds = [], []
+    make_loop = TrainStep.make_loop
+    TrainStep.make_loop = lambda step: timed(make_loop(step), loop_seconds)
+    Evaluator.evaluate = timed(Evaluator.evaluate, evaluation_seconds)
     run(settings_from_flags())
 
     record = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     epochs = [e["seconds"] for e in record["epochs"]]
     steps = [sum(e["steps"].values()) for e in record["epochs"]]
     steps_per_loop = flags.FLAGS.steps_per_loop
-    calls = loop_calls.seconds[1:] if record.get("loop_setup_seconds") is not None else loop_calls.seconds
+    calls = loop_seconds[1:]  # the first is the trainer's zero-step build (loop_setup_seconds)
     per_epoch, start = [], 0
     for n in steps:
         count = -(-n // steps_per_loop)
@@ -115,11 +86,11 @@ def main(argv=None):
     report = {
         "cpu": cpu, "train_flags": train_flags, "mixed_precision": record["settings"]["mixed_precision"],
         "epoch_seconds": epochs, "first_over_second": round(epochs[0] / epochs[1], 3) if len(epochs) > 1 else None,
-        "loop_setup_seconds": record.get("loop_setup_seconds"),
+        "loop_setup_seconds": record["loop_setup_seconds"],
         "loop_seconds_per_epoch": [round(sum(c), 1) for c in per_epoch],
         "first_eighth_of_steps_seconds": [round(sum(c[:max(1, len(c) // 8)]), 1) for c in per_epoch],
-        "slowest_loop_calls_seconds": [round(s, 2) for s in sorted(loop_calls.seconds, reverse=True)[:3]],
-        "evaluation_seconds": [round(s, 1) for s in evaluations.seconds],
+        "slowest_loop_calls_seconds": [round(s, 2) for s in sorted(loop_seconds, reverse=True)[:3]],
+        "evaluation_seconds": [round(s, 1) for s in evaluation_seconds],
     }
     print(json.dumps(report, indent=1))
     if args.json:

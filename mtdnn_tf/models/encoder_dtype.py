@@ -12,14 +12,14 @@ from mtdnn_tf.errors import UserInputError
 from mtdnn_tf.models.init_from import clone_backbone, initialize_from, source_backbone
 from mtdnn_tf.models.mtdnn_model import build_mtdnn_model
 
-# Serving precisions and the encoder's Keras dtype policy for each. bfloat16 stores the encoder's
+# Serving precisions, each also the encoder's Keras dtype policy. bfloat16 stores the encoder's
 # weights in bfloat16 too (half the size, and no cast of every weight at every request, which
 # 'mixed_bfloat16' would pay); Keras' normalisation layers still compute in float32. The heads stay float32.
-ENCODER_POLICIES = {"float32": "float32", "bfloat16": "bfloat16"}
+SERVING_PRECISIONS = ("float32", "bfloat16")
 
 
 def with_encoder_dtype(model, tasks, head_input, precision):
-    """``model`` rebuilt with its encoder in ``precision`` (one of ``ENCODER_POLICIES``), weights copied.
+    """``model`` rebuilt with its encoder in ``precision`` (one of ``SERVING_PRECISIONS``), weights copied.
 
     Args:
         model: a trained model from ``build_mtdnn_model``.
@@ -30,17 +30,16 @@ def with_encoder_dtype(model, tasks, head_input, precision):
             encoder is in that dtype already.
 
     Raises:
-        UserInputError: ``precision`` is not one of ``ENCODER_POLICIES``.
+        UserInputError: ``precision`` is not one of ``SERVING_PRECISIONS``.
 
     Example:
         >>> served = with_encoder_dtype(trained.model, trained.tasks, "mean", "bfloat16")
     """
-    if precision not in ENCODER_POLICIES:
-        raise UserInputError(f"--precision: {precision!r} is not one of {', '.join(ENCODER_POLICIES)}")
-    policy = ENCODER_POLICIES[precision]
-    if source_backbone(model).dtype_policy.name == policy:
+    if precision not in SERVING_PRECISIONS:
+        raise UserInputError(f"--precision: {precision!r} is not one of {', '.join(SERVING_PRECISIONS)}")
+    if source_backbone(model).dtype_policy.name == precision:
         return model
-    copy = build_mtdnn_model(clone_backbone(model, dtype=policy), tasks, head_input)
+    copy = build_mtdnn_model(clone_backbone(model, dtype=precision), tasks, head_input)
     initialize_from(copy, model, list(tasks))
     return copy
 

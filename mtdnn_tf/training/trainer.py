@@ -135,17 +135,21 @@ class MultiTaskTrainer:
         (212 against 214 s), so timed apart the first epoch is no slower than the later ones.
         """
         started = time.time()
-        if self._loop is None:
-            self._loop = self.step.make_loop()
         cfg = self.config
         # Iterators of the epoch's own pipelines (their type decides the trace), one batch each, never read.
         iterators = tuple(iter(self._epoch_dataset(cfg, name, epoch, 0, 1)) for name in self._train_names)
-        self._loop(iterators, tf.zeros([cfg.steps_per_loop], tf.int32), tf.constant(0, tf.int32))
+        self._training_loop()(iterators, tf.zeros([cfg.steps_per_loop], tf.int32), tf.constant(0, tf.int32))
         seconds = time.time() - started
         self.record.extra["loop_setup_seconds"] = round(seconds, 1)
         if cfg.verbose:
             print(f"Built the training loop in {seconds:.0f} s")
         return seconds
+
+    def _training_loop(self):
+        """The tf.function running up to ``steps_per_loop`` steps (``TrainStep.make_loop``), made at first use."""
+        if self._loop is None:
+            self._loop = self.step.make_loop()
+        return self._loop
 
     def warms_up_shapes(self):
         """Whether ``train`` meets every batch shape once before its first epoch (``shape_warm_up``): when
@@ -173,8 +177,7 @@ class MultiTaskTrainer:
         done = {name: order[:start].count(name) for name in self.train_splits}
         iterators = tuple(iter(self._epoch_dataset(cfg, name, epoch, done[name], order.count(name)))
                           for name in self._train_names)
-        if self._loop is None:
-            self._loop = self.step.make_loop()
+        loop = self._training_loop()
         branch = {name: i for i, name in enumerate(self._train_names)}
         smart_tasks = {name for name in self._train_names if cfg.smart.for_task(self.tasks[name].smart).enabled}
         bar = progress_bar(len(order), verbose=cfg.verbose, stateful_metrics=["loss", "ex/s"])
@@ -191,7 +194,7 @@ class MultiTaskTrainer:
             names = order[position:position + count]
             task_ids = [branch[name] for name in names] + [0] * (cfg.steps_per_loop - count)
             first_step = int(self.optimizer.iterations.numpy())
-            losses, applied, regularizers = (t.numpy() for t in self._loop(
+            losses, applied, regularizers = (t.numpy() for t in loop(
                 iterators, tf.constant(task_ids, tf.int32), tf.constant(count, tf.int32)))
             for offset, name in enumerate(names):
                 loss = float(losses[offset])
